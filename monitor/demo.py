@@ -1,0 +1,106 @@
+"""``fatigue-monitor demo``: broker, simulated fleet and service on embedded defaults.
+
+The fleet is a separate process (``python -m simulators.cli mqtt``), as real sensors
+would be; the monitor never imports the simulators. The demo subscribes to the alerts
+itself and prints them, and says how to follow them with any MQTT client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import aiomqtt
+
+from monitor.broker import EmbeddedBroker
+from monitor.config import load_settings
+from monitor.model import Event
+from monitor.service import Service
+
+log = logging.getLogger(__name__)
+
+FATIGUE_AT_S = 45.0
+FLEET_SECONDS = 150.0
+
+
+async def run_demo(
+    sensors: int = 6,
+    speed: float = 1.0,
+    duration: float | None = None,
+    db: Path | None = None,
+    port: int | None = None,
+) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="fatigue-demo-"))
+    db = db or workdir / "monitor.db"
+    async with EmbeddedBroker() as broker:
+        overrides: dict[str, object] = {"mqtt.broker": broker.url, "service.db": str(db)}
+        if port is not None:
+            overrides["service.port"] = port
+        settings = load_settings(overrides=overrides)
+        async with Service(settings) as svc:
+            print(
+                f"fatigue-monitor demo\n"
+                f"  embedded MQTT broker  {broker.url}\n"
+                f"  simulated fleet       {sensors} sensors; every other one starts to fatigue "
+                f"(EMG) or tremble (ACC) {FATIGUE_AT_S:g} s in\n"
+                f"  store (SQLite)        {db}\n"
+                f"  follow the alerts     mosquitto_sub -p {broker.port} -t 'fatigue/#' -v\n"
+                f"                        fatigue-monitor alerts --broker {broker.url}\n"
+                f"Alerts appear below as they happen (first ones after about a minute); "
+                f"Ctrl-C stops.",
+                flush=True,
+            )
+            fleet = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "simulators.cli",
+                "mqtt",
+                "--broker",
+                broker.url,
+                "--sensors",
+                str(sensors),
+                "--fatigue-at",
+                str(FATIGUE_AT_S),
+                "--duration",
+                str(FLEET_SECONDS),
+                "--speed",
+                str(speed),
+            )
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    service = tg.create_task(svc.run(), name="service")
+                    printer = tg.create_task(
+                        _print_alerts(broker.host, broker.port), name="printer"
+                    )
+                    if duration is not None:
+                        await asyncio.sleep(duration)
+                        service.cancel()
+                        printer.cancel()
+            finally:
+                if fleet.returncode is None:
+                    fleet.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    await fleet.wait()
+            status = svc.status()
+            print(
+                f"demo stopped: {status['messages']} messages, {status['windows']} feature "
+                f"windows, {status['events']} events (stored in {db})",
+                flush=True,
+            )
+
+
+async def _print_alerts(host: str, port: int) -> None:
+    async with aiomqtt.Client(host, port, identifier="demo-printer") as client:
+        await client.subscribe("fatigue/+/alerts", qos=1)
+        async for message in client.messages:
+            raw = message.payload
+            if isinstance(raw, bytes | bytearray):
+                e = Event.from_json(raw)
+                print(
+                    f"  {e.t:7.1f} s  {e.sensor}/{e.channel:6s} {e.event:18s} {e.message}",
+                    flush=True,
+                )

@@ -1,0 +1,169 @@
+"""Recordings on disk, read as the same SampleBlocks a live sensor produces.
+
+``open_recording`` picks the reader from the file's extension and returns an object with the
+``Recording`` shape, so the replay source does not care about formats. Readers read chunk by
+chunk: a long recording must replay in constant memory, and a bad file must fail with one
+``RecordingError`` line that names the file and the problem, never a library traceback.
+Format libraries are imported only when a file of that format is opened (wfdb pulls in pandas,
+which costs more than a second of start-up).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+
+from monitor.errors import RecordingError
+from monitor.model import MODALITIES, Modality, SampleBlock
+
+#: Extension (lower case) -> format name; WFDB is also opened from a record name with a .hea.
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".edf": "edf",
+    ".bdf": "edf",
+    ".hea": "wfdb",
+    ".dat": "wfdb",
+    ".wav": "wav",
+}
+SUPPORTED = ".csv, .edf, .bdf, .hea/.dat (WFDB, or a record name with a .hea beside it), .wav"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """One stream of a recording: what every SampleBlock of it will carry.
+
+    ``t0`` is the time of the first sample on the stream clock: 0.0 unless the file states a
+    time (a CSV ``time`` column), because events on a file are reported in seconds from its start.
+    """
+
+    sensor: str
+    modality: Modality
+    fs: float
+    channels: tuple[str, ...]
+    unit: str
+    n_samples: int
+    t0: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+
+class Recording(Protocol):
+    """What the replay source needs from a file, whatever its format."""
+
+    path: Path
+    streams: tuple[StreamInfo, ...]
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def blocks(self, chunk_s: float = 1.0) -> Iterator[SampleBlock]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """The caller's overrides, already validated, handed to every reader."""
+
+    sensor: str
+    modality: Modality | None
+    fs: float | None
+
+
+def _wfdb_record_beside(path: Path) -> bool:
+    """A WFDB record is usually named without extension (``rec`` for ``rec.hea``)."""
+    return Path(f"{path}.hea").is_file()
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in FORMATS and path.is_file():
+        return FORMATS[suffix]
+    if _wfdb_record_beside(path):
+        return "wfdb"
+    if not path.exists():
+        raise RecordingError(path, "file not found")
+    if path.is_dir():
+        raise RecordingError(path, "is a directory, not a recording file")
+    if suffix in FORMATS:
+        raise RecordingError(path, "is not a regular file")
+    shown = f"'{path.suffix}'" if path.suffix else "no extension"
+    raise RecordingError(path, f"unknown file type ({shown}): supported are {SUPPORTED}")
+
+
+def _default_sensor(path: Path, fmt: str) -> str:
+    if fmt == "wfdb" and path.suffix.lower() not in FORMATS:
+        return path.name  # a record name: "rec.v2" is the record, not "rec" plus ".v2"
+    return path.stem
+
+
+def open_recording(
+    path: str | Path,
+    *,
+    modality: Modality | None = None,
+    fs: float | None = None,
+    sensor: str | None = None,
+) -> Recording:
+    """Open a recording file for reading in chunks.
+
+    ``modality`` forces every channel to one modality (otherwise ``acc*`` channels are
+    accelerometer and the rest EMG); ``fs`` is needed for a CSV without a ``time`` column and,
+    for every other format, must agree with the rate the file states; ``sensor`` replaces the
+    default sensor id, the file stem. Raises ``RecordingError`` for every problem.
+    """
+    p = Path(path)
+    if modality is not None and modality not in MODALITIES:
+        raise RecordingError(p, f"unknown modality {modality!r}: expected one of emg, acc")
+    if fs is not None:
+        try:
+            rate = float(fs)
+        except (TypeError, ValueError):
+            rate = math.nan
+        if not (math.isfinite(rate) and rate > 0):
+            raise RecordingError(p, f"sample rate must be a positive number of Hz, got {fs!r}")
+        fs = rate
+    fmt = _format_of(p)
+    if sensor is None:
+        sensor = _default_sensor(p, fmt)
+    if not sensor.strip():
+        raise RecordingError(p, "sensor id is empty")
+    options = ReadOptions(sensor=sensor.strip(), modality=modality, fs=fs)
+    if fmt != "wfdb" and p.stat().st_size == 0:
+        raise RecordingError(p, "file is empty")
+    try:
+        return _open(p, fmt, options)
+    except PermissionError as exc:
+        raise RecordingError(p, f"permission denied: {exc.filename}") from exc
+
+
+def _open(path: Path, fmt: str, options: ReadOptions) -> Recording:
+    if fmt == "csv":
+        from monitor.io.csv_file import CsvRecording
+
+        return CsvRecording(path, options)
+    if fmt == "edf":
+        from monitor.io.edf_file import EdfRecording
+
+        return EdfRecording(path, options)
+    if fmt == "wav":
+        from monitor.io.wav_file import WavRecording
+
+        return WavRecording(path, options)
+    from monitor.io.wfdb_record import WfdbRecording
+
+    return WfdbRecording(path, options)

@@ -1,0 +1,62 @@
+"""Keeps the time series a report needs while a replay runs (a sink like any other)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.model import Event, FeatureFrame, Modality
+
+REPORT_FEATURES: dict[str, tuple[str, ...]] = {
+    "emg": ("mdf_hz", "mnf_hz", "rms"),
+    "acc": ("tremor_rms", "tremor_peak_hz", "acc_rms"),
+}
+
+
+@dataclass
+class ChannelSeries:
+    sensor: str
+    channel: str
+    modality: Modality
+    t: list[float] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    quality_bad: int = 0
+    events: list[Event] = field(default_factory=list)
+
+    def array(self, name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(self.values.get(name, []), dtype=np.float64)
+
+    def times(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.t, dtype=np.float64)
+
+
+class ReportCollector:
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str, str], ChannelSeries] = {}
+
+    def _get(self, sensor: str, channel: str, modality: Modality) -> ChannelSeries:
+        key = (sensor, modality, channel)
+        s = self.series.get(key)
+        if s is None:
+            s = self.series[key] = ChannelSeries(sensor, channel, modality)
+            for name in REPORT_FEATURES[modality]:
+                s.values[name] = []
+        return s
+
+    def frames(self, frames: Sequence[FeatureFrame]) -> None:
+        for frame in frames:
+            names = REPORT_FEATURES[frame.modality]
+            for ch, channel in enumerate(frame.channels):
+                s = self._get(frame.sensor, channel, frame.modality)
+                s.t.append(frame.t)
+                for name in names:
+                    s.values[name].append(float(frame.features[name][ch]))
+                if frame.quality[ch] != "ok":
+                    s.quality_bad += 1
+
+    def events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._get(event.sensor, event.channel, event.modality).events.append(event)

@@ -1,0 +1,161 @@
+"""The live service: store, pipeline, MQTT link and timers, owned by one object.
+
+``Service`` is an async context manager: entering opens the store and builds the
+pipeline; ``run()`` runs the named tasks (MQTT link, ticker with state saves, stats) in one
+TaskGroup; leaving cancels them, saves the detector states and closes the store. Nothing
+is global: tests and the demo build as many services as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import TracebackType
+from typing import Self
+
+from monitor.config import Settings
+from monitor.decode.wire import Limits
+from monitor.errors import MonitorError
+from monitor.pipeline import Pipeline, TickResult
+from monitor.sinks.mqtt import MqttPublisher
+from monitor.sinks.store import Store
+from monitor.sources.mqtt import MqttLink
+
+log = logging.getLogger(__name__)
+
+STATE_REFRESH_S = 10.0
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        if not settings.mqtt.broker:
+            raise MonitorError(
+                "no MQTT broker configured (--broker mqtt://HOST:PORT or mqtt.broker)"
+            )
+        self.settings = settings
+        self.store: Store | None = None
+        self.pipeline: Pipeline | None = None
+        self.publisher: MqttPublisher | None = None
+        self.link: MqttLink | None = None
+        self.wakeup = asyncio.Event()
+        self.started = time.time()
+        self._last_features_store = 0.0
+        self._last_state_refresh = 0.0
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        self.store = Store(s.service.db)
+        self.pipeline = Pipeline(
+            s,
+            self.store,
+            queue_size=s.service.queue_size,
+            silence_s=s.service.silence_s,
+            limits=Limits(max_payload_bytes=s.mqtt.max_payload_bytes),
+        )
+        self.publisher = MqttPublisher(self.store)
+        self.link = MqttLink(s.mqtt, self.pipeline, self.publisher, self.wakeup)
+        pending = len(self.store.unpublished(limit=10_000))
+        if pending:
+            log.info("%d stored alert(s) not yet published: they go out on connect", pending)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.pipeline is not None:
+            self.pipeline.save_states()
+        if self.store is not None:
+            self.store.close()
+
+    def _parts(self) -> tuple[Pipeline, MqttPublisher, Store, MqttLink]:
+        if (
+            self.pipeline is None
+            or self.publisher is None
+            or self.store is None
+            or self.link is None
+        ):
+            raise MonitorError("Service used outside 'async with'")
+        return self.pipeline, self.publisher, self.store, self.link
+
+    async def run(self) -> None:
+        _, _, _, link = self._parts()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(link.run(), name="mqtt-link")
+            tg.create_task(self._ticker(), name="ticker")
+            tg.create_task(self._stats(), name="stats")
+
+    def _dispatch(self, result: TickResult) -> None:
+        pipeline, publisher, store, _ = self._parts()
+        # Retained state goes out when an event changed it, and for every stream every
+        # STATE_REFRESH_S, not on every tick: it is QoS 1, and fresh subscribers get it anyway.
+        now = time.time()
+        refresh = now - self._last_state_refresh >= STATE_REFRESH_S
+        if refresh:
+            self._last_state_refresh = now
+        changed = {(e.sensor, e.modality) for e in result.events}
+        keys = (set(pipeline.detectors) if refresh else changed) & set(pipeline.detectors)
+        states = {
+            sensor: {
+                "modality": modality,
+                "channels": pipeline.detectors[(sensor, modality)].status(),
+            }
+            for sensor, modality in keys
+        }
+        publisher.offer(result.frames, states)
+        now = time.time()
+        if now - self._last_features_store >= self.settings.service.features_store_every_s:
+            self._last_features_store = now
+            latest = {(f.sensor, f.modality): f for f in result.frames}
+            store.add_features(list(latest.values()))
+        if result.frames or result.events:
+            self.wakeup.set()
+
+    async def _ticker(self) -> None:
+        """One batched step per tick, in a worker thread so the receive loop keeps going.
+        Detector states are saved here too, between ticks: saving from another thread
+        while a tick updates the detectors would read them half-changed."""
+        pipeline, _, _, _ = self._parts()
+        period = self.settings.service.tick_s
+        last_save = time.monotonic()
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await asyncio.to_thread(pipeline.tick)
+                self._dispatch(result)
+                if time.monotonic() - last_save >= self.settings.service.state_save_s:
+                    last_save = time.monotonic()
+                    await asyncio.to_thread(pipeline.save_states)
+            except Exception:  # the service never dies of one bad tick; say why, go on
+                log.exception("tick failed; the data of this tick is lost")
+            await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
+
+    async def _stats(self) -> None:
+        _, publisher, _, _ = self._parts()
+        while True:
+            await asyncio.sleep(1.0)
+            publisher.offer_stats(self.status())
+            self.wakeup.set()
+
+    def status(self) -> dict[str, object]:
+        pipeline, publisher, _, link = self._parts()
+        return {
+            "uptime_s": time.time() - self.started,
+            "connected": link.connected.is_set(),
+            "connections": link.connections,
+            "backlog": pipeline.backlog,
+            "published_alerts": publisher.published_alerts,
+            "published_features": publisher.published_features,
+            "tick_p99_s": _p99(pipeline.counters.tick_seconds),
+            **pipeline.counters.as_dict(),
+        }
+
+
+def _p99(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]

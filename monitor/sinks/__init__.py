@@ -1,0 +1,1 @@
+"""Where features and events go: files, the terminal, and later MQTT, SQLite and the API."""

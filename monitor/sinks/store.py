@@ -1,0 +1,209 @@
+"""SQLite store: events (with an outbox flag), downsampled features, detector state.
+
+Why an outbox: an alert must survive a broker outage and a monitor crash. Every event is
+committed here *before* anything publishes it; the MQTT publisher then sends the rows not
+yet marked published and marks them only after the broker acknowledged them (QoS 1). A
+crash between the two re-sends an event (at-least-once, with the same ``id`` so
+subscribers can deduplicate); it never loses one. WAL mode lets the API read while the
+pipeline writes; ``synchronous=FULL`` makes a committed event survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from monitor.errors import MonitorError
+from monitor.model import Event, FeatureFrame
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    event TEXT NOT NULL,
+    t REAL NOT NULL,
+    wall_time TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_outbox ON events (published, stored_at);
+CREATE INDEX IF NOT EXISTS events_sensor ON events (sensor, stored_at);
+CREATE TABLE IF NOT EXISTS features (
+    sensor TEXT NOT NULL,
+    modality TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    wall REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS features_sensor ON features (sensor, wall);
+CREATE TABLE IF NOT EXISTS detector_state (
+    sensor TEXT NOT NULL,
+    modality TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (sensor, modality)
+);
+"""
+
+
+class Store:
+    """One connection shared by the tick thread, the state saver and the event loop:
+    every method takes ``_lock`` so their transactions never interleave."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise MonitorError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- events / outbox -----------------------------------------------------------
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Commit events (idempotent on ``id``) before anyone publishes them."""
+        with self._lock:
+            if not events:
+                return
+            now = time.time()
+            rows = [
+                (e.id, e.sensor, e.channel, e.event, e.t, e.wall_time, e.to_json(), now)
+                for e in events
+            ]
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO events (id, sensor, channel, event, t, wall_time, body, "
+                    "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+    def unpublished(self, limit: int = 500) -> list[Event]:
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT body FROM events WHERE published = 0 ORDER BY stored_at, rowid LIMIT ?",
+                (limit,),
+            )
+            return [Event.from_json(body) for (body,) in cur.fetchall()]
+
+    def mark_published(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            ids = list(ids)
+            if ids:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "UPDATE events SET published = 1 WHERE id = ?", [(i,) for i in ids]
+                    )
+
+    def events(
+        self, sensor: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Newest last; ``since`` is a wall-clock time in seconds (stored_at)."""
+        with self._lock:
+            sql = "SELECT body FROM events WHERE 1=1"
+            args: list[Any] = []
+            if sensor is not None:
+                sql += " AND sensor = ?"
+                args.append(sensor)
+            if since is not None:
+                sql += " AND stored_at > ?"
+                args.append(since)
+            sql += " ORDER BY stored_at DESC, rowid DESC LIMIT ?"
+            args.append(limit)
+            rows = self._db.execute(sql, args).fetchall()
+            return [Event.from_json(body) for (body,) in reversed(rows)]
+
+    def count_events(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    # -- features ------------------------------------------------------------------
+    def add_features(self, frames: Sequence[FeatureFrame]) -> None:
+        with self._lock:
+            now = time.time()
+            rows = []
+            for f in frames:
+                for ch, name in enumerate(f.channels):
+                    body = {k: _num(v[ch]) for k, v in f.features.items()}
+                    body["quality"] = f.quality[ch]  # type: ignore[assignment]
+                    rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
+            if rows:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "INSERT INTO features (sensor, modality, channel, t, wall, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+
+    def features(
+        self, sensor: str, since: float | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            sql = "SELECT modality, channel, t, wall, body FROM features WHERE sensor = ?"
+            args: list[Any] = [sensor]
+            if since is not None:
+                sql += " AND wall > ?"
+                args.append(since)
+            sql += " ORDER BY wall DESC, rowid DESC LIMIT ?"
+            args.append(limit)
+            rows = self._db.execute(sql, args).fetchall()
+            return [
+                {"modality": m, "channel": c, "t": t, "wall": w, **json.loads(b)}
+                for m, c, t, w, b in reversed(rows)
+            ]
+
+    # -- detector state ------------------------------------------------------------
+    def save_states(self, states: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        with self._lock:
+            now = time.time()
+            rows = [(s, m, json.dumps(st), now) for s, m, st in states]
+            if rows:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "INSERT INTO detector_state (sensor, modality, state, updated) VALUES "
+                        "(?, ?, ?, ?) ON CONFLICT (sensor, modality) DO UPDATE SET "
+                        "state = excluded.state, updated = excluded.updated",
+                        rows,
+                    )
+
+    def load_state(self, sensor: str, modality: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM detector_state WHERE sensor = ? AND modality = ?",
+                (sensor, modality),
+            ).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+
+def _num(v: Any) -> float | None:
+    x = float(v)
+    return x if x == x and abs(x) != float("inf") else None

@@ -1,0 +1,145 @@
+"""The MQTT connection: subscribe to sensor topics, feed the pipeline, publish results.
+
+aiomqtt does not reconnect by itself, so ``MqttLink.run`` is a loop: connect (with the
+Last Will ``offline`` on the status topic), announce ``online``, subscribe, then receive and
+publish in one TaskGroup until the connection fails; wait a capped, jittered backoff and
+start again. Received payloads go straight into ``Pipeline.submit`` (a bounded queue, never
+blocking); decoding happens in the tick, in batches. Publishing only ever happens while
+connected; alerts wait in the store's outbox meanwhile, so an outage loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+
+import aiomqtt
+
+from monitor.config import MqttSettings, parse_broker
+from monitor.pipeline import Pipeline
+from monitor.sinks.mqtt import STATUS_TOPIC, MqttPublisher
+
+log = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter (AWS architecture blog, 2015)."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
+        self.first = first
+        self.cap = cap
+        self.rng = rng or random.Random()
+        self.attempt = 0
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.first * 2**self.attempt)
+        self.attempt += 1
+        return self.rng.uniform(0.5 * ceiling, ceiling)
+
+
+class MqttLink:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        pipeline: Pipeline,
+        publisher: MqttPublisher,
+        wakeup: asyncio.Event,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.publisher = publisher
+        self.wakeup = wakeup
+        self.clock = clock
+        self.host, self.port, tls = parse_broker(settings.broker)
+        self.tls = tls or settings.tls
+        self.connected = asyncio.Event()
+        self.connections = 0
+        self.disconnects = 0
+
+    def _client(self) -> aiomqtt.Client:
+        """A new client for each connection attempt (aiomqtt clients are single-use)."""
+        s = self.settings
+        tls_context = None
+        if self.tls:
+            tls_context = ssl.create_default_context(cafile=s.ca_file or None)
+            if s.cert_file:
+                tls_context.load_cert_chain(s.cert_file, s.key_file or None)
+        return aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=s.client_id,
+            username=s.username or None,
+            password=s.password or None,
+            keepalive=s.keepalive_s,
+            tls_context=tls_context,
+            will=aiomqtt.Will(STATUS_TOPIC, "offline", qos=1, retain=True),
+            clean_session=True,
+            max_queued_outgoing_messages=10_000,
+        )
+
+    async def run(self) -> None:
+        backoff = Backoff(cap=self.settings.backoff_max_s)
+        while True:
+            try:
+                async with self._client() as client:
+                    # Publishing is pipelined (gather): many calls in flight are intended.
+                    client.pending_calls_threshold = 100_000
+                    self.connections += 1
+                    backoff.reset()
+                    await client.publish(STATUS_TOPIC, "online", qos=1, retain=True)
+                    for topic in self.settings.topics:
+                        await client.subscribe(topic, qos=0)
+                    log.info(
+                        "connected to mqtt://%s:%d, subscribed to %s",
+                        self.host,
+                        self.port,
+                        ", ".join(self.settings.topics),
+                    )
+                    self.connected.set()
+                    try:
+                        async with asyncio.TaskGroup() as tg:
+                            tg.create_task(self._receive(client), name="mqtt-receive")
+                            tg.create_task(self._publish(client), name="mqtt-publish")
+                    finally:
+                        self.connected.clear()
+                        # Best effort on the way out; if the connection is gone, the Last
+                        # Will says "offline" for us.
+                        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                            async with asyncio.timeout(1.0):
+                                await client.publish(STATUS_TOPIC, "offline", qos=1, retain=True)
+            except* aiomqtt.MqttError as group:
+                self.disconnects += 1
+                delay = backoff.next()
+                log.warning(
+                    "mqtt://%s:%d unavailable (%s); retrying in %.1f s",
+                    self.host,
+                    self.port,
+                    group.exceptions[0],
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        submit = self.pipeline.submit
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, str):
+                payload = payload.encode()
+            elif not isinstance(payload, bytes | bytearray):
+                payload = b""
+            submit(message.topic.value, bytes(payload), self.clock())
+
+    async def _publish(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self.publisher.flush(client)
+            await self.wakeup.wait()
+            self.wakeup.clear()

@@ -1,0 +1,296 @@
+"""``fatigue-sim loadtest``: a fleet through a real mosquitto into the monitor, measured.
+
+Every part runs as its own process, as in production: mosquitto on a free local port, the
+monitor (``fatigue-monitor run``), and the fleet (``fatigue-sim mqtt --loop``, recording
+the wall time of each publishing step). This process subscribes to the monitor's features
+and stats and samples the monitor's RSS. Latency is measured from the publish of the
+message that completes a window to the arrival of that window's features. A second phase
+replaces the monitor by a bare aiomqtt subscriber that only counts messages, under the
+same load, for the rate comparison. Loopback only; bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+
+@dataclass
+class LoadResult:
+    sensors: int
+    channels: int
+    seconds: float
+    messages_sent: int = 0
+    monitor_messages: int = 0
+    dropped_payloads: int = 0
+    gaps: int = 0
+    decode_errors: int = 0
+    windows_published: int = 0
+    latency_p50_s: float | None = None
+    latency_p99_s: float | None = None
+    monitor_rate_msg_s: float = 0.0
+    bare_rate_msg_s: float = 0.0
+    rate_fraction: float = 0.0
+    rss_mb: list[float] = field(default_factory=list)
+    rss_growth: float | None = None
+    zero_loss: bool = False
+    monitor_log: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _start_broker(work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    exe = shutil.which("mosquitto")
+    if exe is None:
+        raise RuntimeError("the load test needs mosquitto (apt-get install mosquitto)")
+    port = _free_port()
+    conf = work / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 100000\n"
+    )
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("mosquitto did not start")
+
+
+def _fleet_cmd(port: int, sensors: int, channels: int, seconds: float, times: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "simulators.cli",
+        "mqtt",
+        "--broker",
+        f"mqtt://127.0.0.1:{port}",
+        "--sensors",
+        str(sensors),
+        "--modality",
+        "emg",
+        "--channels",
+        str(channels),
+        "--loop",
+        "--duration",
+        str(seconds),
+        "--times-out",
+        str(times),
+    ]
+
+
+async def _watch(port: int, pid: int, seconds: float, out: dict[str, Any]) -> None:
+    arrivals: list[tuple[float, float]] = []
+    rss: list[float] = []
+    stats: dict[str, Any] = {}
+    async with aiomqtt.Client(
+        "127.0.0.1", port, identifier="loadtest-watch", keepalive=600
+    ) as client:
+        await client.subscribe("fatigue/+/features", qos=0)
+        await client.subscribe("fatigue/monitor/stats", qos=0)
+        started = time.monotonic()
+        next_rss = started
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for message in client.messages:
+                    now = time.time()
+                    body = json.loads(message.payload)
+                    if message.topic.value == "fatigue/monitor/stats":
+                        stats = body
+                    else:
+                        arrivals.append((now, float(body["t"])))
+                    if time.monotonic() >= next_rss:
+                        value = _rss_mb(pid)
+                        if value is not None:
+                            rss.append(round(value, 1))
+                        next_rss += 10.0
+    out.update(arrivals=arrivals, rss=rss, stats=stats)
+
+
+async def _count(port: int, seconds: float) -> float:
+    n = 0
+    first = last = 0.0
+    try:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="loadtest-bare") as client:
+            await client.subscribe("sensors/#", qos=0)
+            async with asyncio.timeout(seconds):
+                async for _ in client.messages:
+                    last = time.monotonic()
+                    if n == 0:
+                        first = last
+                    n += 1
+    except TimeoutError:
+        pass
+    return n / (last - first) if n > 1 and last > first else 0.0
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> LoadResult:
+    result = LoadResult(sensors, channels, seconds)
+    work = Path(tempfile.mkdtemp(prefix="fatigue-load-"))
+    broker, port = _start_broker(work)
+    try:
+        # Phase 1: the monitor.
+        monitor_log = (work / "monitor.log").open("w")
+        monitor = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                "run",
+                "--broker",
+                f"mqtt://127.0.0.1:{port}",
+                "--db",
+                str(work / "m.db"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=monitor_log,
+        )
+        time.sleep(3.0)
+        times_file = work / "times.json"
+        fleet = subprocess.Popen(
+            _fleet_cmd(port, sensors, channels, seconds, times_file),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        watched: dict[str, Any] = {}
+        with contextlib.suppress(TimeoutError):
+            asyncio.run(_watch(port, monitor.pid, seconds + 25.0, watched))
+        fleet.wait(timeout=60)
+        monitor.send_signal(signal.SIGTERM)
+        monitor.wait(timeout=30)
+        monitor_log.close()
+        result.monitor_log = str(work / "monitor.log")
+        steps = json.loads(times_file.read_text())
+        interval, step_times = steps["interval_s"], steps["times"]
+        result.messages_sent = sensors * len(step_times)
+        stats = watched.get("stats", {})
+        result.monitor_messages = int(stats.get("messages", 0))
+        result.dropped_payloads = int(stats.get("dropped_payloads", 0))
+        result.gaps = int(stats.get("gaps", 0))
+        result.decode_errors = sum(stats.get("decode_errors", {}).values())
+        latencies = []
+        for arrived, t in watched.get("arrivals", []):
+            idx = round(t / interval) - 1
+            if 0 <= idx < len(step_times):
+                latencies.append(arrived - step_times[idx])
+        result.windows_published = len(latencies)
+        result.latency_p50_s = _quantile(latencies, 0.5)
+        result.latency_p99_s = _quantile(latencies, 0.99)
+        span = step_times[-1] - step_times[0] if len(step_times) > 1 else seconds
+        result.monitor_rate_msg_s = result.monitor_messages / span
+        result.rss_mb = watched.get("rss", [])
+        warm = result.rss_mb[3:] or result.rss_mb
+        result.rss_growth = (warm[-1] / warm[0] - 1.0) if len(warm) > 1 else None
+        result.zero_loss = (
+            result.monitor_messages >= result.messages_sent
+            and result.dropped_payloads == 0
+            and result.gaps == 0
+        )
+        # Phase 2: a bare counting subscriber under the same load.
+        fleet = subprocess.Popen(
+            _fleet_cmd(port, sensors, channels, min(seconds, 30.0), work / "t2.json"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        result.bare_rate_msg_s = asyncio.run(_count(port, min(seconds, 30.0) + 5.0))
+        fleet.wait(timeout=60)
+        if result.bare_rate_msg_s:
+            result.rate_fraction = result.monitor_rate_msg_s / result.bare_rate_msg_s
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+    return result
+
+
+def format_result(r: LoadResult) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v * 1000:.0f} ms"
+
+    return "\n".join(
+        [
+            f"{r.sensors} sensors x {r.channels} ch at 2 kHz, 20 msg/s each, {r.seconds:g} s",
+            f"  messages sent {r.messages_sent}, received by the monitor {r.monitor_messages}, "
+            f"dropped {r.dropped_payloads}, gaps {r.gaps}, decode errors {r.decode_errors}"
+            f" -> zero loss: {'yes' if r.zero_loss else 'NO'}",
+            f"  window latency p50 {ms(r.latency_p50_s)}, p99 {ms(r.latency_p99_s)} "
+            f"({r.windows_published} windows)",
+            f"  rate: monitor {r.monitor_rate_msg_s:,.0f} msg/s, bare subscriber "
+            f"{r.bare_rate_msg_s:,.0f} msg/s, fraction {r.rate_fraction:.2f}",
+            f"  monitor RSS (MB, every 10 s): {r.rss_mb}"
+            + (
+                ""
+                if r.rss_growth is None
+                else f", growth after warm-up {r.rss_growth * 100:+.1f} %"
+            ),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="fatigue-sim loadtest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sensors",
+        type=int,
+        nargs="+",
+        default=[50],
+        metavar="N",
+        help="fleet sizes to try, e.g. --sensors 100 200 500 (50)",
+    )
+    parser.add_argument("--channels", type=int, default=8, help="EMG channels per sensor (8)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of load per size (60)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per fleet size")
+    args = parser.parse_args(argv)
+    results = [run_loadtest(n, args.channels, args.seconds) for n in args.sensors]
+    for r in results:
+        print(json.dumps(asdict(r)) if args.json else format_result(r), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""Virtual sensors that publish simulated signals over MQTT (``fatigue-sim mqtt``).
+
+The signal of each sensor is computed before publishing starts and cut into per-message
+sample arrays; publishing a message then costs one header (``seq`` and ``t0`` advance
+correctly, also when the signal loops) plus one ``publish`` call, so one process can
+drive a fleet of hundreds of sensors for a load test. Topics follow the contract,
+``sensors/{id}/{modality}``; ``speed`` > 1 publishes faster than real time (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiomqtt
+import numpy as np
+import numpy.typing as npt
+
+from monitor.decode.wire import encode_json, fmb1_header
+from monitor.model import Modality, SampleBlock
+from simulators.acc import AccGenerator, AccScenario
+from simulators.emg import EmgGenerator, EmgScenario
+
+FLOAT32_CODE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualSensor:
+    sensor: str
+    modality: Modality
+    fs: float
+    channels: tuple[str, ...]
+    unit: str
+    chunks: tuple[npt.NDArray[np.float32], ...]  # (channels, samples_per_message) each
+    fmt: str = "fmb1"
+    loop: bool = False
+
+    @property
+    def topic(self) -> str:
+        return f"sensors/{self.sensor}/{self.modality}"
+
+    @property
+    def samples_per_message(self) -> int:
+        return int(self.chunks[0].shape[1])
+
+    @property
+    def interval_s(self) -> float:
+        return self.samples_per_message / self.fs
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def payload(self, seq: int) -> bytes:
+        """Message ``seq``; past the end the signal repeats (if ``loop``) with time going on."""
+        data = self.chunks[seq % len(self.chunks)]
+        t0 = seq * self.interval_s
+        if self.fmt == "json":
+            block = SampleBlock(
+                self.sensor, self.modality, self.fs, t0, seq, self.channels, self.unit, data
+            )
+            return encode_json(block)
+        header = fmb1_header(FLOAT32_CODE, len(self.channels), data.shape[1], seq, self.fs, t0, 1.0)
+        return header + data.tobytes()
+
+
+def from_signal(
+    sensor: str,
+    modality: Modality,
+    signal: npt.NDArray[np.floating],
+    fs: float,
+    channels: Sequence[str],
+    unit: str,
+    per_s: float = 20.0,
+    fmt: str = "fmb1",
+    loop: bool = False,
+) -> VirtualSensor:
+    step = max(1, round(fs / per_s))
+    usable = signal.shape[1] // step * step
+    x = np.ascontiguousarray(signal[:, :usable], dtype="<f4")
+    chunks = tuple(np.ascontiguousarray(x[:, i : i + step]) for i in range(0, usable, step))
+    return VirtualSensor(sensor, modality, fs, tuple(channels), unit, chunks, fmt, loop)
+
+
+def simulated_fleet(
+    n: int,
+    modality: str = "mixed",
+    fatigue_at: float | None = None,
+    duration_s: float = 120.0,
+    emg_channels: int = 2,
+    emg_fs: float = 2000.0,
+    acc_fs: float = 100.0,
+    per_s: float = 20.0,
+    fmt: str = "fmb1",
+    seed: int = 0,
+    distinct: int = 8,
+    loop: bool = False,
+) -> list[VirtualSensor]:
+    """``n`` sensors named ``emg01``/``acc01``...; with ``fatigue_at``, every other sensor
+    of each modality starts to fatigue (or tremble) then, the rest stay fresh. Sensors
+    share ``distinct`` signals per modality so a large fleet costs little memory."""
+    rng = np.random.default_rng(seed)
+    kinds = [_kind(modality, i) for i in range(n)]
+    cache: dict[tuple[str, int], VirtualSensor] = {}
+    fleet: list[VirtualSensor] = []
+    counts = {"emg": 0, "acc": 0}
+    for kind in kinds:
+        counts[kind] += 1
+        k = counts[kind] - 1
+        template = (kind, k % distinct)
+        if template not in cache:
+            onset = fatigue_at if fatigue_at is not None and k % 2 == 0 else None
+            sub = np.random.default_rng(rng.integers(2**32))
+            if kind == "emg":
+                sc = EmgScenario(
+                    fs=emg_fs,
+                    n_channels=emg_channels,
+                    duration_s=duration_s,
+                    onset_s=onset,
+                    decline_per_min=0.3,
+                )
+                x = EmgGenerator(sc, sub).read(sc.n_samples)
+                cache[template] = from_signal(
+                    "t", "emg", x, emg_fs, sc.channel_names, "mV", per_s, fmt, loop
+                )
+            else:
+                ac = AccScenario(fs=acc_fs, duration_s=duration_s, onset_s=onset, tremor_gain=6.0)
+                x = AccGenerator(ac, sub).read(ac.n_samples)
+                cache[template] = from_signal(
+                    "t", "acc", x, acc_fs, ("acc_x", "acc_y", "acc_z"), "m/s^2", per_s, fmt, loop
+                )
+        t = cache[template]
+        fleet.append(
+            VirtualSensor(
+                f"{kind}{counts[kind]:02d}",
+                t.modality,
+                t.fs,
+                t.channels,
+                t.unit,
+                t.chunks,
+                fmt,
+                loop,
+            )
+        )
+    return fleet
+
+
+def _kind(modality: str, i: int) -> Modality:
+    if modality == "mixed":
+        return "acc" if i % 3 == 2 else "emg"
+    return "acc" if modality == "acc" else "emg"
+
+
+async def publish_fleet(
+    client: aiomqtt.Client,
+    fleet: Sequence[VirtualSensor],
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    step_times: list[float] | None = None,
+) -> int:
+    """Publish the sensors' messages interleaved in time at ``speed`` x real time, for the
+    signal's length (or ``duration_s`` of signal when sensors loop). Returns messages sent;
+    ``step_times`` collects the wall time at which each step's messages started to go out
+    (load tests measure latency from it)."""
+    if not fleet:
+        return 0
+    interval = min(s.interval_s for s in fleet)
+    steps = max(len(s) for s in fleet) if duration_s is None else int(duration_s / interval)
+    started = time.perf_counter()
+    sent = 0
+    for i in range(steps):
+        t = i * interval
+        if step_times is not None:
+            step_times.append(time.time())  # when message i of every sensor goes out
+        for s in fleet:
+            seq = round(t / s.interval_s)
+            if abs(seq * s.interval_s - t) > 1e-9 or (not s.loop and seq >= len(s)):
+                continue
+            await client.publish(s.topic, s.payload(seq), qos=0)
+            sent += 1
+        delay = started + (i + 1) * interval / speed - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return sent

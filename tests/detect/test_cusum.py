@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from monitor.detect.cusum import Cusum, siegmund_arl0, threshold_for_arl0
+
+
+@pytest.mark.parametrize("k", [0.25, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("arl0", [100.0, 1e4, 1e6])
+def test_threshold_meets_the_requested_arl0(k: float, arl0: float) -> None:
+    h = threshold_for_arl0(k, arl0)
+    assert siegmund_arl0(k, h) == pytest.approx(arl0, rel=1e-6)
+    assert siegmund_arl0(k, h * 0.9) < arl0
+
+
+def test_siegmund_matches_monte_carlo_run_length() -> None:
+    """The design formula against simulated in-control run lengths of our own Cusum."""
+    k, arl0 = 0.5, 200.0
+    h = threshold_for_arl0(k, arl0)
+    rng = np.random.default_rng(0)
+    lengths = []
+    for _ in range(400):
+        c = Cusum(k, h)
+        n = 0
+        while True:
+            n += 1
+            if c.update(float(rng.standard_normal())):
+                break
+        lengths.append(n)
+    assert np.mean(lengths) == pytest.approx(arl0, rel=0.15)
+
+
+def test_a_shift_is_found_fast() -> None:
+    c = Cusum(0.5, threshold_for_arl0(0.5, 1e4))
+    n = 0
+    while not c.update(2.0):  # a 2-sigma shift
+        n += 1
+    assert n < 10

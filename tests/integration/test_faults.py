@@ -1,0 +1,139 @@
+"""Faults: the broker goes away for 10 s; the monitor is killed with SIGKILL."""
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiomqtt
+import numpy as np
+from broker_proc import BrokerProcess
+
+from monitor.config import load_settings, parse_broker
+from monitor.service import Service
+from simulators.emg import EmgGenerator, EmgScenario
+from simulators.mqtt import from_signal
+
+BIN = Path(sys.executable).parent
+
+
+def test_alerts_raised_during_a_broker_outage_are_delivered_afterwards(
+    broker: BrokerProcess, tmp_path: Path
+) -> None:
+    sc = EmgScenario(fs=2000.0, n_channels=2, duration_s=110.0, onset_s=40.0, decline_per_min=0.35)
+    x = EmgGenerator(sc, np.random.default_rng(5)).read(sc.n_samples)
+    sensor = from_signal("arm7", "emg", x, sc.fs, ("emg_1", "emg_2"), "mV")
+    settings = load_settings(
+        overrides={
+            "mqtt.broker": broker.url,
+            "mqtt.backoff_max_s": 2.0,
+            "service.db": str(tmp_path / "m.db"),
+            "service.tick_s": 0.05,
+            "service.silence_s": 60.0,
+        },
+        environ={},
+    )
+    host, port, _ = parse_broker(broker.url)
+
+    async def scenario() -> tuple[set[str], set[str], dict]:  # type: ignore[type-arg]
+        async with Service(settings) as svc:
+            runner = asyncio.create_task(svc.run())
+            pipeline, _, store, link = svc._parts()
+            async with asyncio.timeout(15):
+                await link.connected.wait()
+            outage_started = time.monotonic()
+            await asyncio.to_thread(broker.stop)
+            # Data keeps arriving through another source while the broker is down.
+            for seq in range(len(sensor)):
+                pipeline.submit(sensor.topic, sensor.payload(seq))
+            async with asyncio.timeout(30):
+                while sum(e.event == "fatigue_onset" for e in store.unpublished()) < 2:
+                    await asyncio.sleep(0.1)
+            raised = {e.id for e in store.unpublished()}
+            await asyncio.sleep(max(0.0, 10.0 - (time.monotonic() - outage_started)))
+            await asyncio.to_thread(broker.start)
+            received: set[str] = set()
+            async with aiomqtt.Client(host, port, identifier="after-outage") as sub:
+                await sub.subscribe("fatigue/+/alerts", qos=1)
+                async with asyncio.timeout(30):
+                    async for message in sub.messages:
+                        received.add(json.loads(message.payload)["id"])  # type: ignore[arg-type]
+                        if raised <= received:
+                            break
+            status = svc.status()
+            runner.cancel()
+            return raised, received, status
+
+    raised, received, status = asyncio.run(scenario())
+    assert len(raised) >= 2
+    assert raised <= received  # every alert raised during the outage, delivered
+    assert status["connections"] == 2
+
+
+def db_events(db: Path) -> list[tuple[str, str, int]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT id, event, published FROM events").fetchall()
+
+
+def test_sigkill_loses_no_stored_alert_and_baselines_come_back(
+    broker: BrokerProcess, tmp_path: Path
+) -> None:
+    db = tmp_path / "m.db"
+    env = {**os.environ, "FATIGUE_MONITOR__SERVICE__STATE_SAVE_S": "0.5"}
+    cmd = [str(BIN / "fatigue-monitor"), "run", "--broker", broker.url, "--db", str(db)]
+    mon = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    fleet = subprocess.Popen(
+        [
+            str(BIN / "fatigue-sim"),
+            "mqtt",
+            "--broker",
+            broker.url,
+            "--sensors",
+            "2",
+            "--modality",
+            "emg",
+            "--fatigue-at",
+            "30",
+            "--duration",
+            "140",
+            "--speed",
+            "10",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists() and any(e == "fatigue_onset" for _, e, _ in db_events(db)):
+                break
+            time.sleep(0.2)
+        time.sleep(0.7)  # at least one state save after the onset
+        mon.send_signal(signal.SIGKILL)
+        mon.communicate(timeout=10)  # reap it and close its pipe
+        before = db_events(db)
+        assert any(e == "fatigue_onset" for _, e, _ in before)
+        with sqlite3.connect(db) as con:
+            assert con.execute("SELECT COUNT(*) FROM detector_state").fetchone()[0] >= 1
+        mon = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        fleet.wait(timeout=60)
+        time.sleep(2.0)
+    finally:
+        fleet.kill()
+        mon.send_signal(signal.SIGTERM)
+        _, err = mon.communicate(timeout=15)
+    after = db_events(db)
+    ids = [i for i, _, _ in after]
+    assert len(ids) == len(set(ids))  # nothing duplicated
+    assert {i for i, _, _ in before} <= set(ids)  # nothing lost
+    assert all(published for _, _, published in after)  # the outbox drained after the restart
+    assert "restored the detector state (baselines) of emg01/emg" in err
