@@ -132,7 +132,7 @@ class Pipeline:
         self.engine = FeatureEngine(settings.dsp)
         self.detectors: dict[StreamKey, StreamDetector] = {}
         self.streams: dict[StreamKey, StreamInfo] = {}
-        self._queue: deque[tuple[str, bytes, float]] = deque(maxlen=queue_size)
+        self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
         self._warn = RateLimitedLog()
 
     # -- ingest (never blocks) --------------------------------------------------------
@@ -142,6 +142,17 @@ class Pipeline:
         if len(self._queue) == self._queue.maxlen:
             self.counters.dropped_payloads += 1  # deque drops the oldest on append
         self._queue.append((topic, payload, self.clock() if received is None else received))
+
+    def submit_block(self, block: SampleBlock, received: float | None = None) -> None:
+        """For sources that decode themselves (BLE drivers, files): same queue, same
+        sequencing and drop-oldest rule as MQTT payloads, no second decode."""
+        self.counters.messages += 1
+        self.counters.bytes += block.data.nbytes
+        if len(self._queue) == self._queue.maxlen:
+            self.counters.dropped_payloads += 1
+        self._queue.append(
+            (block.sensor, block, self.clock() if received is None else received)
+        )
 
     @property
     def backlog(self) -> int:
@@ -153,6 +164,11 @@ class Pipeline:
         accepted: list[tuple[SampleBlock, bool]] = []
         while self._queue:
             topic, payload, received = self._queue.popleft()
+            if isinstance(payload, SampleBlock):
+                verdict = self._sequence(payload, received)
+                if verdict != "drop":
+                    accepted.append((payload, verdict == "restart"))
+                continue
             try:
                 block = decode(topic, payload, self.limits)
             except DecodeError as exc:
