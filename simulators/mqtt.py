@@ -10,15 +10,18 @@ drive a fleet of hundreds of sensors for a load test. Topics follow the contract
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiomqtt
 import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.wire import encode_json, fmb1_header
+from monitor.io import open_recording
 from monitor.model import Modality, SampleBlock
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
@@ -162,24 +165,66 @@ async def publish_fleet(
     """Publish the sensors' messages interleaved in time at ``speed`` x real time, for the
     signal's length (or ``duration_s`` of signal when sensors loop). Returns messages sent;
     ``step_times`` collects the wall time at which each step's messages started to go out
-    (load tests measure latency from it)."""
+    (load tests measure latency from it). Each step sends every message that is due by
+    then, so sensors whose message intervals differ (a recording at 1024 Hz beside one at
+    2000 Hz) keep their own rates."""
     if not fleet:
         return 0
     interval = min(s.interval_s for s in fleet)
-    steps = max(len(s) for s in fleet) if duration_s is None else int(duration_s / interval)
+    if duration_s is None:
+        duration_s = max(len(s) * s.interval_s for s in fleet)
+    steps = max(1, round(duration_s / interval))
+    next_seq = [0] * len(fleet)
     started = time.perf_counter()
     sent = 0
     for i in range(steps):
         t = i * interval
         if step_times is not None:
             step_times.append(time.time())  # when message i of every sensor goes out
-        for s in fleet:
-            seq = round(t / s.interval_s)
-            if abs(seq * s.interval_s - t) > 1e-9 or (not s.loop and seq >= len(s)):
-                continue
-            await client.publish(s.topic, s.payload(seq), qos=0)
-            sent += 1
+        # One step's messages go out together (gather): awaited one by one, each publish
+        # waits for its own write, and the last sensor's message would leave tens of ms
+        # after the first one at a few hundred sensors, which load tests count as latency.
+        sends = []
+        for k, s in enumerate(fleet):
+            while next_seq[k] * s.interval_s <= t + 1e-9 and (s.loop or next_seq[k] < len(s)):
+                sends.append(client.publish(s.topic, s.payload(next_seq[k]), qos=0))
+                next_seq[k] += 1
+        await asyncio.gather(*sends)
+        sent += len(sends)
         delay = started + (i + 1) * interval / speed - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
     return sent
+
+
+def recorded_fleet(
+    path: str | Path,
+    copies: int = 1,
+    modality: Modality | None = None,
+    fs: float | None = None,
+    per_s: float = 20.0,
+    fmt: str = "fmb1",
+    loop: bool = False,
+) -> list[VirtualSensor]:
+    """Virtual sensors that replay a recording file (CSV, EDF/BDF, WFDB, WAV) as live
+    streams: one per stream of the file (an EMG and an ACC stream of one file become two
+    topics of one sensor), ``copies`` times over for load tests (ids ``name-01``...).
+    The file is read once, through the monitor's own readers, so what the sensors
+    publish is exactly what ``fatigue-monitor replay`` would see."""
+    with open_recording(path, modality=modality, fs=fs) as rec:
+        parts: dict[tuple[str, str], list[npt.NDArray[np.float32]]] = {}
+        for block in rec.blocks(chunk_s=10.0):
+            parts.setdefault(block.stream, []).append(block.data)
+        streams = rec.streams
+    name = re.sub(r"[^A-Za-z0-9_.:\-]", "_", streams[0].sensor)[:60] or "rec"
+    fleet = []
+    for i in range(copies):
+        sensor = name if copies == 1 else f"{name}-{i + 1:02d}"
+        for info in streams:
+            data = np.concatenate(parts[(info.sensor, info.modality)], axis=1)
+            fleet.append(
+                from_signal(
+                    sensor, info.modality, data, info.fs, info.channels, info.unit, per_s, fmt, loop
+                )
+            )
+    return fleet

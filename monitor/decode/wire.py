@@ -22,6 +22,7 @@ FMB1, little-endian, 36-byte header then channel-major samples::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -45,6 +46,7 @@ DTYPES: dict[int, np.dtype[Any]] = {
     3: np.dtype("<f4"),
 }
 DTYPE_CODES = {str(v): k for k, v in DTYPES.items()}
+FLOAT32 = 3
 SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 DEFAULT_UNITS: dict[str, str] = {"emg": "mV", "acc": "m/s^2"}
 MAX_CHANNELS = 64
@@ -77,6 +79,7 @@ def parse_topic(topic: str) -> tuple[str, Modality]:
     return sensor, modality
 
 
+@functools.lru_cache(maxsize=64)
 def default_channels(modality: Modality, n: int) -> tuple[str, ...]:
     if modality == "acc" and n == 3:
         return ("acc_x", "acc_y", "acc_z")
@@ -131,7 +134,10 @@ def decode_fmb1(
         reason = "truncated" if len(payload) < expected else "trailing_bytes"
         raise DecodeError(reason, f"{len(payload)} bytes, header says {expected}", sensor)
     raw = np.frombuffer(payload, dtype=dtype, offset=HEADER.size).reshape(channels, samples)
-    data = raw.astype(np.float32) * np.float32(scale)
+    if code == FLOAT32 and scale == 1.0:
+        data = raw  # read-only view of the immutable payload: no copy on the hot path
+    else:
+        data = np.multiply(raw, np.float32(scale), dtype=np.float32)
     return _block(
         sensor,
         modality,

@@ -32,7 +32,7 @@ def threshold_for_arl0(k: float, arl0: float) -> float:
     lo, hi = 0.0, 1.0
     while siegmund_arl0(k, hi) < arl0:
         hi *= 2.0
-    for _ in range(80):
+    while hi - lo > 1e-9 * hi:  # h to nine digits: ~35 halvings, not a fixed 80
         mid = 0.5 * (lo + hi)
         if siegmund_arl0(k, mid) < arl0:
             lo = mid

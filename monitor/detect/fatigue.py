@@ -93,6 +93,8 @@ class FatigueChannel:
     cusum: Cusum = field(default_factory=lambda: Cusum(1.0, 10.0))
     recent: list[tuple[float, float]] = field(default_factory=list)
 
+    _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
+
     def __post_init__(self) -> None:
         self.gate = ActivityGate(self.settings.active_ratio, self.hop_s)
 
@@ -138,7 +140,11 @@ class FatigueChannel:
         self.cusum.reset()
 
     def _n(self, seconds: float) -> int:
-        return max(1, round(seconds / self.hop_s))
+        """Windows in ``seconds``; memoised, since every update asks for the same few."""
+        n = self._windows.get(seconds)
+        if n is None:
+            n = self._windows[seconds] = max(1, round(seconds / self.hop_s))
+        return n
 
     def _fit(self, provisional: bool) -> None:
         """(Re)estimate the baseline from ``sample`` and design the CUSUM for it."""

@@ -175,7 +175,9 @@ class StreamDetector:
 
     def update(self, frame: FeatureFrame) -> list[Event]:
         events: list[Event] = []
-        f = frame.features
+        # Plain floats once per frame: indexing numpy arrays per channel and feature cost
+        # more than the detector's own arithmetic.
+        f = {name: values.tolist() for name, values in frame.features.items()}
         active = np.zeros(len(self.channels), dtype=bool)
         for ch in range(len(self.channels)):
             q = frame.quality[ch]
@@ -187,11 +189,11 @@ class StreamDetector:
                 d = self._fatigue[ch].update(
                     WindowFeatures(
                         t=frame.t,
-                        mdf=float(f["mdf_hz"][ch]),
-                        mnf=float(f["mnf_hz"][ch]),
-                        rms=float(f["rms"][ch]),
-                        arv=float(f["arv"][ch]),
-                        fi=float(f["fi_nsm5"][ch]),
+                        mdf=f["mdf_hz"][ch],
+                        mnf=f["mnf_hz"][ch],
+                        rms=f["rms"][ch],
+                        arv=f["arv"][ch],
+                        fi=f["fi_nsm5"][ch],
                         good=good,
                     )
                 )
@@ -204,10 +206,10 @@ class StreamDetector:
                 td = self._tremor[ch].update(
                     TremorWindow(
                         t=frame.t,
-                        tremor_rms=float(f["tremor_rms"][ch]),
-                        peak_hz=float(f["tremor_peak_hz"][ch]),
-                        ratio=float(f["tremor_ratio"][ch]),
-                        disp_mm=float(f["tremor_disp_mm"][ch]),
+                        tremor_rms=f["tremor_rms"][ch],
+                        peak_hz=f["tremor_peak_hz"][ch],
+                        ratio=f["tremor_ratio"][ch],
+                        disp_mm=f["tremor_disp_mm"][ch],
                         good=good,
                     )
                 )

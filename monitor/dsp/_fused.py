@@ -135,3 +135,56 @@ def band_features(
         out[i, 1] = m1 / tot
         out[i, 2] = mi / m5
         out[i, 3] = mdf
+
+
+def _jit_exact(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """No fastmath at all: this pass compares samples for equality and tests finiteness."""
+    if _numba is None:  # pragma: no cover
+        return fn
+    compiled: Callable[..., Any] = _numba.njit(cache=True, nogil=True)(fn)
+    return compiled
+
+
+@_jit_exact
+def scan_block(
+    x: Any, last: Any, hi: Any, lo: Any, has_prev: bool, bad: Any, same: Any, clip: Any
+) -> tuple[int, int, int]:  # pragma: no cover - compiled; tests compare it with numpy
+    """One pass over a new block (channels, k) of one stream, in place: hold the last
+    finite value over NaN/inf, flag non-finite samples (``bad``), samples equal to their
+    predecessor (``same``) and those of them at the running maximum or minimum
+    (``clip``). ``last``, ``hi``, ``lo`` carry the stream's state across blocks and are
+    updated. Returns the counts of the three flags, so callers can skip the common
+    all-clean case without another pass."""
+    c, k = x.shape
+    nbad = 0
+    nsame = 0
+    nclip = 0
+    for i in range(c):
+        prev = last[i]
+        h = hi[i]
+        low = lo[i]
+        for j in range(k):
+            v = x[i, j]
+            if not np.isfinite(v):
+                v = prev
+                x[i, j] = v
+                bad[i, j] = True
+                nbad += 1
+            else:
+                bad[i, j] = False
+            s = (j > 0 or has_prev) and v == prev
+            same[i, j] = s
+            if v > h:
+                h = v
+            if v < low:
+                low = v
+            r = s and (v == h or v == low)  # noqa: SIM109 - no tuple in compiled code
+            clip[i, j] = r
+            nsame += s
+            nclip += r
+            prev = v
+        if k:
+            last[i] = prev
+            hi[i] = h
+            lo[i] = low
+    return nbad, nsame, nclip

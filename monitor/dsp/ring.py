@@ -59,6 +59,10 @@ class WindowRing:
         """Copy the windows at ``starts`` as (windows, channels, window) and consume them."""
         if starts.size == 0:
             return np.empty((0, self.n_channels, self.window), dtype=self.dtype)
+        if starts.size == 1:  # the usual tick: one window per stream, one plain copy
+            s = int(starts[0]) - self._base
+            self._next_start = int(starts[0]) + self.hop
+            return self._buf[None, :, s : s + self.window].copy()
         view = sliding_window_view(self._buf[:, : self._len], self.window, axis=1)
         out = np.ascontiguousarray(view[:, starts - self._base].transpose(1, 0, 2))
         self._next_start = int(starts[-1]) + self.hop

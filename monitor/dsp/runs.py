@@ -30,13 +30,16 @@ class RunLog:
     def reset(self) -> None:
         self.__init__(self.n_channels, self.min_len)  # type: ignore[misc]
 
-    def add(self, mask: npt.NDArray[np.bool_], offset: int) -> None:
-        """Record the True runs of ``mask`` (channels, k), whose column 0 is sample ``offset``."""
+    def add(
+        self, mask: npt.NDArray[np.bool_], offset: int, any_set: bool | None = None
+    ) -> None:
+        """Record the True runs of ``mask`` (channels, k), whose column 0 is sample ``offset``.
+        ``any_set``, when the caller already knows it, saves a pass over the mask."""
         c, k = mask.shape
         self._total = offset + k
         if k == 0:
             return
-        if not self._any_open and not mask.any():
+        if not self._any_open and not (mask.any() if any_set is None else any_set):
             return  # the common case, bad samples are rare: nothing to record or close
         padded = np.zeros((c, k + 2), dtype=np.int8)
         padded[:, 1:-1] = mask
@@ -67,6 +70,8 @@ class RunLog:
 
     def coverage(self, starts: IntArray, n: int) -> npt.NDArray[np.int64]:
         """Bad samples per (window, channel) for windows [s, s+n), open runs included."""
+        if not self._any_open and self._ch.size == 0:  # the common case: a clean stream
+            return np.zeros((starts.size, self.n_channels), dtype=np.int64)
         open_ch = np.flatnonzero(
             (self._open >= 0) & (self._total - self._open >= self.min_len)
         ).astype(np.int64)

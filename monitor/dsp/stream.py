@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.config import DspSettings
+from monitor.dsp import _fused
 from monitor.dsp.filters import StreamingFilter, emg_sos, highpass_sos
 from monitor.dsp.ring import WindowRing
 from monitor.dsp.runs import RunLog
@@ -183,33 +184,20 @@ class StreamProcessor:
 
     def _sanitise(self, x: npt.NDArray[np.float64], offset: int) -> npt.NDArray[np.float64]:
         """Hold the last finite value over NaN/inf (an IIR state hit by NaN stays NaN
-        forever) and log the runs; log runs of identical samples as flat."""
-        bad = ~np.isfinite(x)
-        if bad.any():
-            self.nonfinite_samples += int(bad.sum())
-            k = x.shape[1]
-            idx = np.where(bad, -1, np.arange(k)[None, :])
-            np.maximum.accumulate(idx, axis=1, out=idx)
-            held = np.take_along_axis(x, np.maximum(idx, 0), axis=1)
-            x = np.where(idx >= 0, held, self._last[:, None])
-        self._nonfinite.add(bad, offset)
-        same = np.empty(x.shape, dtype=bool)
-        if x.shape[1]:
-            same[:, 0] = x[:, 0] == self._last if offset > 0 else False
-            np.equal(x[:, 1:], x[:, :-1], out=same[:, 1:])
-            self._last = x[:, -1].copy()
-        self._flat.add(same, offset)
-        self._clipped.add(same & self._at_rail(x), offset)
+        forever) and log the runs; log runs of identical samples as flat, and those at
+        the running extremes as clipped. One compiled pass (``scan_block``): this runs
+        for every stream on every tick, so its per-call cost sets the fleet size."""
+        x = np.ascontiguousarray(x)
+        bad = np.empty(x.shape, dtype=np.bool_)
+        same = np.empty(x.shape, dtype=np.bool_)
+        clip = np.empty(x.shape, dtype=np.bool_)
+        scan = _fused.scan_block if _fused.AVAILABLE else scan_block_numpy
+        nbad, nsame, nclip = scan(x, self._last, self._hi, self._lo, offset > 0, bad, same, clip)
+        self.nonfinite_samples += int(nbad)
+        self._nonfinite.add(bad, offset, any_set=bool(nbad))
+        self._flat.add(same, offset, any_set=bool(nsame))
+        self._clipped.add(clip, offset, any_set=bool(nclip))
         return x
-
-    def _at_rail(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Samples at the running maximum or minimum seen so far (causal, so it does not
-        depend on chunking); repeated there, they are a clipped amplifier or ADC."""
-        hi = np.maximum.accumulate(np.concatenate([self._hi[:, None], x], axis=1), axis=1)[:, 1:]
-        lo = np.minimum.accumulate(np.concatenate([self._lo[:, None], x], axis=1), axis=1)[:, 1:]
-        if x.shape[1]:
-            self._hi, self._lo = hi[:, -1].copy(), lo[:, -1].copy()
-        return np.asarray((x == hi) | (x == lo), dtype=bool)
 
     def _quality(self, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
         q = np.zeros((starts.size, len(self.in_channels)), dtype=np.int8)
@@ -219,3 +207,34 @@ class StreamProcessor:
         if self.modality == "acc":
             return np.asarray(q.max(axis=1, keepdims=True), dtype=np.int8)
         return q
+
+
+def scan_block_numpy(
+    x: npt.NDArray[np.float64],
+    last: npt.NDArray[np.float64],
+    hi: npt.NDArray[np.float64],
+    lo: npt.NDArray[np.float64],
+    has_prev: bool,
+    bad: npt.NDArray[np.bool_],
+    same: npt.NDArray[np.bool_],
+    clip: npt.NDArray[np.bool_],
+) -> tuple[int, int, int]:
+    """The numpy reference of ``_fused.scan_block`` (same contract, whole-array passes);
+    used where numba is missing, and by the tests that hold the two equal."""
+    k = x.shape[1]
+    np.logical_not(np.isfinite(x), out=bad)
+    if bad.any():
+        idx = np.where(bad, -1, np.arange(k)[None, :])
+        np.maximum.accumulate(idx, axis=1, out=idx)
+        held = np.take_along_axis(x, np.maximum(idx, 0), axis=1)
+        x[...] = np.where(idx >= 0, held, last[:, None])
+    if k:
+        same[:, 0] = (x[:, 0] == last) if has_prev else False
+        np.equal(x[:, 1:], x[:, :-1], out=same[:, 1:])
+        h = np.maximum.accumulate(np.concatenate([hi[:, None], x], axis=1), axis=1)[:, 1:]
+        low = np.minimum.accumulate(np.concatenate([lo[:, None], x], axis=1), axis=1)[:, 1:]
+        np.logical_and(same, (x == h) | (x == low), out=clip)
+        last[:] = x[:, -1]
+        hi[:] = h[:, -1]
+        lo[:] = low[:, -1]
+    return int(bad.sum()), int(same.sum()), int(clip.sum())
