@@ -156,13 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="everything on embedded defaults: broker, simulated fleet, service",
+        help="everything on embedded defaults: broker, simulated fleet, service, dashboard",
         description="Start an embedded MQTT broker, a simulated fleet (EMG and accelerometer\n"
-        "sensors, some fatiguing or trembling within two minutes) and the service, and print\n"
-        "the alerts as they happen. No broker or hardware needed.",
+        "sensors, some fatiguing or trembling within two minutes), the service and its\n"
+        "dashboard, print the dashboard URL and the alerts as they happen. No broker or\n"
+        "hardware needed.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--port", type=int, metavar="N", help="dashboard port (service.port)")
+    demo.add_argument(
+        "--port", type=int, metavar="N", help="dashboard port (8080 if free, else any; 0: any)"
+    )
     demo.add_argument("--sensors", type=int, default=6, metavar="N", help="simulated sensors (6)")
     demo.add_argument("--speed", type=float, default=1.0, metavar="X", help="fleet speed (1)")
     demo.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -211,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--windows", type=int, default=4096, help="windows per run (default 4096)")
     bp.add_argument("--fs", type=_positive_float, default=2000.0, help="sample rate (default 2000)")
     bp.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+
+    sp = sub.add_parser(
+        "scan",
+        help="list nearby BLE devices and the driver that would handle each",
+        description="Scan for BLE devices (bleak, the platform's adapter) and name the "
+        "driver of docs/devices.md that would handle each.",
+    )
+    sp.add_argument(
+        "--seconds", type=_positive_float, default=5.0, help="how long to listen (default 5)"
+    )
+    sp.add_argument("--json", action="store_true", help="one JSON object per device")
     return parser
 
 
@@ -381,6 +395,24 @@ def _print_summary(collector: Any, elapsed: float, duration: float, n_events: in
     )
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from monitor.sources.ble import scan
+
+    found = asyncio.run(scan(args.seconds))
+    for f in found:
+        if args.json:
+            record = {"address": f.address, "name": f.name, "rssi": f.rssi, "driver": f.driver}
+            print(json.dumps(record))
+        else:
+            print(f"{f.address:<20} {f.rssi:>4} dBm  {f.driver or '-':<8} {f.name}")
+    if not found and not args.json:
+        print("no BLE devices heard", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from monitor.bench import format_bench, run_bench
 
@@ -519,6 +551,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": cmd_replay,
     "evaluate": cmd_evaluate,
     "bench": cmd_bench,
+    "scan": cmd_scan,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -193,6 +194,8 @@ class ServiceSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     token: str = ""
+    api: bool = True
+    cors_origins: tuple[str, ...] = ()
 
     def validate(self, key: str) -> None:
         for name in ("tick_s", "silence_s", "state_save_s", "features_store_every_s"):
@@ -201,6 +204,58 @@ class ServiceSettings:
             raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 100")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{key}.port", self.port, "0..65535")
+        if not self.host:
+            raise ConfigError(f"{key}.host", self.host, "an address, e.g. 127.0.0.1")
+        for origin in self.cors_origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{key}.cors_origins", origin, "'*' or origins like https://host:port"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class BleDevice:
+    """One ``[[ble.devices]]`` entry: which driver, which device, what to call the stream.
+    ``options`` is the driver's own table (docs/devices.md); the driver validates it."""
+
+    driver: str = "generic"
+    sensor: str = ""
+    name: str = ""
+    address: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BleSettings:
+    devices: tuple[BleDevice, ...] = ()
+    scan_timeout_s: float = 10.0
+    connect_timeout_s: float = 20.0
+    start_timeout_s: float = 5.0
+    backoff_max_s: float = 30.0
+    queue_size: int = 2000
+
+    def validate(self, key: str) -> None:
+        # Imported here: the drivers use this module's ``build`` for their options.
+        from monitor.decode.registry import make_driver
+
+        for name in ("scan_timeout_s", "connect_timeout_s", "start_timeout_s", "backoff_max_s"):
+            _positive(f"{key}.{name}", getattr(self, name))
+        if self.queue_size < 10:
+            raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 10")
+        sensors: set[str] = set()
+        for i, dev in enumerate(self.devices):
+            at = f"{key}.devices[{i}]"
+            if not _SENSOR_ID.match(dev.sensor):
+                raise ConfigError(f"{at}.sensor", dev.sensor, "1-64 of A-Z a-z 0-9 _ . : -")
+            if dev.sensor in sensors:
+                raise ConfigError(f"{at}.sensor", dev.sensor, "already used by another device")
+            sensors.add(dev.sensor)
+            if not (dev.name or dev.address):
+                raise ConfigError(f"{at}.name", dev.name, "a name (prefix) or an address")
+            make_driver(dev.driver, dev.sensor, dev.options, at)
+
+
+_SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
 def parse_broker(url: str, key: str = "mqtt.broker") -> tuple[str, int, bool]:
@@ -225,6 +280,7 @@ class Settings:
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    ble: BleSettings = field(default_factory=BleSettings)
 
     def validate(self, key: str = "") -> None:
         self.dsp.validate("dsp")
@@ -232,6 +288,7 @@ class Settings:
         self.replay.validate("replay")
         self.mqtt.validate("mqtt")
         self.service.validate("service")
+        self.ble.validate("ble")
 
 
 def _positive(key: str, value: float) -> None:
@@ -293,6 +350,10 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return build(tp, value, key)  # type: ignore[arg-type]
+    if origin is Mapping:  # a free-form table (driver options), validated by its owner
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, value, "a table")
+        return dict(value)
     if origin is Literal:
         if value not in get_args(tp):
             raise ConfigError(key, value, f"one of {list(get_args(tp))}")

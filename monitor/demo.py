@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,19 @@ log = logging.getLogger(__name__)
 
 FATIGUE_AT_S = 45.0
 FLEET_SECONDS = 150.0
+DASHBOARD_PORT = 8080
+
+
+def _port_or_any(port: int) -> int:
+    """The usual dashboard port when it is free, else 0 (any free port): a second demo, or
+    anything else on 8080, must not stop the demo."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
 async def run_demo(
@@ -38,12 +52,12 @@ async def run_demo(
     db = db or workdir / "monitor.db"
     async with EmbeddedBroker() as broker:
         overrides: dict[str, object] = {"mqtt.broker": broker.url, "service.db": str(db)}
-        if port is not None:
-            overrides["service.port"] = port
+        overrides["service.port"] = port if port is not None else _port_or_any(DASHBOARD_PORT)
         settings = load_settings(overrides=overrides)
         async with Service(settings) as svc:
             print(
                 f"fatigue-monitor demo\n"
+                f"  dashboard             {svc.api_url or 'not started (see the error above)'}\n"
                 f"  embedded MQTT broker  {broker.url}\n"
                 f"  simulated fleet       {sensors} sensors; every other one starts to fatigue "
                 f"(EMG) or tremble (ACC) {FATIGUE_AT_S:g} s in\n"

@@ -64,3 +64,17 @@ class SettingsError(MonitorError):
         self.stream = stream
         self.problem = problem
         super().__init__(f"{stream}: {problem}")
+
+
+class BleDeviceError(MonitorError):
+    """A BLE device refused or failed a step of its start sequence, or cannot be reached.
+
+    ``step`` names what was attempted (e.g. ``start ACC``), ``reason`` the device's answer
+    by name (e.g. ``ERROR_INVALID_SAMPLE_RATE``) or the transport's complaint.
+    """
+
+    def __init__(self, device: str, step: str, reason: str) -> None:
+        self.device = device
+        self.step = step
+        self.reason = reason
+        super().__init__(f"BLE device {device!r}: {step}: {reason}")

@@ -20,6 +20,7 @@ Sequence rules per stream (sensor, modality):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -134,6 +135,7 @@ class Pipeline:
         self.streams: dict[StreamKey, StreamInfo] = {}
         self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
         self._warn = RateLimitedLog()
+        self._save_order: deque[StreamKey] = deque()
 
     # -- ingest (never blocks) --------------------------------------------------------
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
@@ -153,6 +155,14 @@ class Pipeline:
         self._queue.append(
             (block.sensor, block, self.clock() if received is None else received)
         )
+
+    def mark_lost(self, sensor: str) -> None:
+        """A source that knows its device is gone (a BLE disconnect) says so: the next tick
+        raises ``signal_lost`` for the sensor's streams instead of waiting for
+        ``silence_s`` of silence. Their next block restores them as usual."""
+        for (s, _), info in self.streams.items():
+            if s == sensor:
+                info.last_wall = -math.inf
 
     @property
     def backlog(self) -> int:
@@ -279,6 +289,26 @@ class Pipeline:
             self.store.save_states(
                 (s, m, det.state_dict()) for (s, m), det in self.detectors.items()
             )
+
+    def save_some(self, share: float) -> int:
+        """Save the states of ``share`` of the detectors (at least one), round robin.
+
+        Why: a full save of a 500-sensor fleet serialises 4,000 channel states (about
+        25 MB of JSON, over a second of CPU) and would hold up the tick that waits for
+        it; called every tick with ``tick_s / state_save_s``, every detector is still
+        saved once per ``state_save_s``, in slices too small to show in the latency."""
+        if self.store is None or not self.detectors:
+            return 0
+        n = min(len(self.detectors), max(1, math.ceil(share * len(self.detectors))))
+        if len(self._save_order) < n:
+            self._save_order.extend(k for k in self.detectors if k not in self._save_order)
+        keys = [self._save_order.popleft() for _ in range(n)]
+        self.store.save_states(
+            (s, m, self.detectors[(s, m)].state_dict())
+            for s, m in keys
+            if (s, m) in self.detectors
+        )
+        return n
 
     def recalibrate(self, sensor: str) -> int:
         n = 0

@@ -14,12 +14,15 @@ import time
 from types import TracebackType
 from typing import Self
 
+from monitor.api import ApiServer, create_app
 from monitor.config import Settings
 from monitor.decode.wire import Limits
 from monitor.errors import MonitorError
 from monitor.pipeline import Pipeline, TickResult
+from monitor.sinks.hub import LiveHub
 from monitor.sinks.mqtt import MqttPublisher
 from monitor.sinks.store import Store
+from monitor.sources.ble import DEFAULT_BACKEND, BleBackend, BleSource
 from monitor.sources.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,7 @@ STATE_REFRESH_S = 10.0
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ble_backend: BleBackend = DEFAULT_BACKEND) -> None:
         if not settings.mqtt.broker:
             raise MonitorError(
                 "no MQTT broker configured (--broker mqtt://HOST:PORT or mqtt.broker)"
@@ -38,6 +41,14 @@ class Service:
         self.pipeline: Pipeline | None = None
         self.publisher: MqttPublisher | None = None
         self.link: MqttLink | None = None
+        # BLE devices of [[ble.devices]]; the backend is injectable (tests: bumble).
+        self.ble_backend = ble_backend
+        self.ble_sources: list[BleSource] = []
+        self.hub = LiveHub()
+        self.api: ApiServer | None = None
+        # Held while a tick runs in its worker thread; API routes that read or change the
+        # detectors take it too, so they never see one half-updated.
+        self.tick_lock = asyncio.Lock()
         self.wakeup = asyncio.Event()
         self.started = time.time()
         self._last_features_store = 0.0
@@ -55,6 +66,18 @@ class Service:
         )
         self.publisher = MqttPublisher(self.store)
         self.link = MqttLink(s.mqtt, self.pipeline, self.publisher, self.wakeup)
+        self.ble_sources = [
+            BleSource(
+                dev,
+                s.ble,
+                backend=self.ble_backend,
+                key=f"ble.devices[{i}]",
+                on_lost=self.pipeline.mark_lost,
+            )
+            for i, dev in enumerate(s.ble.devices)
+        ]
+        if s.service.api:
+            self._bind_api()
         pending = len(self.store.unpublished(limit=10_000))
         if pending:
             log.info("%d stored alert(s) not yet published: they go out on connect", pending)
@@ -66,6 +89,8 @@ class Service:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.api is not None:
+            self.api.close()
         if self.pipeline is not None:
             self.pipeline.save_states()
         if self.store is not None:
@@ -87,6 +112,44 @@ class Service:
             tg.create_task(link.run(), name="mqtt-link")
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._stats(), name="stats")
+            for source in self.ble_sources:
+                tg.create_task(self._ble(source), name=f"ble-{source.sensor}")
+            if self.api is not None:
+                tg.create_task(self.api.serve(), name="api")
+
+    async def _ble(self, source: BleSource) -> None:
+        """Decoded blocks of one BLE device into the pipeline's queue (never blocks)."""
+        pipeline, _, _, _ = self._parts()
+        async with source:
+            async for block in source:
+                pipeline.submit_block(block)
+
+    def _bind_api(self) -> None:
+        """A taken port costs the dashboard, not the monitoring: alerts still go out over
+        MQTT, and the error says which setting to change."""
+        pipeline, _, store, _ = self._parts()
+        s = self.settings.service
+        app = create_app(
+            store=store,
+            pipeline=pipeline,
+            hub=self.hub,
+            status=self.status,
+            lock=self.tick_lock,
+            token=s.token,
+            cors_origins=s.cors_origins,
+        )
+        api = ApiServer(app, s.host, s.port)
+        try:
+            api.bind()
+        except MonitorError as exc:
+            log.error("%s; running without the dashboard", exc)
+            return
+        self.api = api
+        log.info("dashboard and API on %s", api.url)
+
+    @property
+    def api_url(self) -> str | None:
+        return None if self.api is None else self.api.url
 
     def _dispatch(self, result: TickResult) -> None:
         pipeline, publisher, store, _ = self._parts()
@@ -106,6 +169,7 @@ class Service:
             for sensor, modality in keys
         }
         publisher.offer(result.frames, states)
+        self.hub.offer(result.frames, result.events)
         now = time.time()
         if now - self._last_features_store >= self.settings.service.features_store_every_s:
             self._last_features_store = now
@@ -120,15 +184,16 @@ class Service:
         while a tick updates the detectors would read them half-changed."""
         pipeline, _, _, _ = self._parts()
         period = self.settings.service.tick_s
-        last_save = time.monotonic()
+        save_share = min(1.0, period / max(self.settings.service.state_save_s, 1e-3))
         while True:
             started = time.perf_counter()
             try:
-                result = await asyncio.to_thread(pipeline.tick)
-                self._dispatch(result)
-                if time.monotonic() - last_save >= self.settings.service.state_save_s:
-                    last_save = time.monotonic()
-                    await asyncio.to_thread(pipeline.save_states)
+                async with self.tick_lock:
+                    result = await asyncio.to_thread(pipeline.tick)
+                    self._dispatch(result)
+                    # A slice of the detector states every tick, so that each is saved
+                    # once per state_save_s without one long save stalling a tick.
+                    await asyncio.to_thread(pipeline.save_some, save_share)
             except Exception:  # the service never dies of one bad tick; say why, go on
                 log.exception("tick failed; the data of this tick is lost")
             await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
@@ -151,6 +216,11 @@ class Service:
             "published_features": publisher.published_features,
             "tick_p99_s": _p99(pipeline.counters.tick_seconds),
             **pipeline.counters.as_dict(),
+            **(
+                {"ble": {b.sensor: b.status() for b in self.ble_sources}}
+                if self.ble_sources
+                else {}
+            ),
         }
 
 

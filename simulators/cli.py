@@ -441,7 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mq.add_argument("--broker", required=True, metavar="URL", help="mqtt://HOST:PORT")
-    mq.add_argument("--sensors", type=_int(1), default=4, metavar="N", help="sensors (4)")
+    mq.add_argument(
+        "--sensors",
+        type=_int(1),
+        metavar="N",
+        help="sensors (4; with --from, copies of the recording, 1)",
+    )
     mq.add_argument("--modality", choices=["emg", "acc", "mixed"], default="mixed", help="(mixed)")
     mq.add_argument("--format", choices=["fmb1", "json"], default="fmb1", help="payload (fmb1)")
     mq.add_argument(
@@ -475,11 +480,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mq.add_argument("--seed", type=_int(0), default=0, metavar="S", help="seed (0)")
     mq.add_argument(
+        "--from",
+        dest="recording",
+        type=Path,
+        metavar="RECORDING",
+        help="publish a recorded file (CSV, EDF/BDF, WFDB, WAV) instead of simulated signals; "
+        "its streams become sensors/{file stem}/{emg|acc}",
+    )
+    mq.add_argument(
+        "--fs",
+        type=_number(float, 0.001),
+        metavar="HZ",
+        help="sample rate of a --from CSV without a time column",
+    )
+    mq.add_argument(
         "--times-out",
         type=Path,
         metavar="FILE",
         help="write the wall time of every publishing step as JSON (load tests)",
     )
+    bl = commands.add_parser(
+        "ble",
+        help="run a virtual BLE sensor (Polar H10, Myo, generic) on a bumble transport",
+        description="Expose one virtual BLE sensor speaking the device's own protocol on a\n"
+        "bumble transport (usb:0, serial:/dev/ttyACM0, vhci, ...), for a real phone or PC.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bl.add_argument("--device", choices=["polar-h10", "myo", "generic"], required=True)
+    bl.add_argument("--transport", required=True, metavar="SPEC", help="bumble transport")
+    bl.add_argument("--name", default="", help="advertised name (the device's usual one)")
+    bl.add_argument("--address", default="F0:F0:F0:00:00:01", help="public address to use")
+    bl.add_argument(
+        "--duration",
+        type=_number(float, 10.0),
+        default=300.0,
+        metavar="S",
+        help="seconds of signal before it repeats (300)",
+    )
+    bl.add_argument(
+        "--onset",
+        type=_number(float, 0.0),
+        metavar="S",
+        help="fatigue (Myo, generic) or tremor (Polar) starts at S seconds",
+    )
+    bl.add_argument(
+        "--speed", type=_number(float, 0.01), default=1.0, metavar="X", help="times real time (1)"
+    )
+    bl.add_argument("--seed", type=_int(0), default=0, metavar="S", help="seed (0)")
     lt = commands.add_parser(
         "loadtest",
         help="measure a monitor under a fleet through mosquitto (loss, latency, rate, RSS)",
@@ -496,6 +543,8 @@ examples:
   fatigue-sim mqtt --broker mqtt://127.0.0.1:1883 --sensors 500 --modality emg \\
       --channels 8 --loop --duration 600
       a load test: 500 8-channel 2 kHz EMG sensors, 20 messages/s each, for 10 minutes
+  fatigue-sim mqtt --broker mqtt://127.0.0.1:1883 --from session.edf
+      a recorded session, published live at its own rate (sensors/session/emg, ...)
 """
 
 
@@ -505,20 +554,35 @@ def _mqtt(args: argparse.Namespace) -> int:
     import aiomqtt
 
     from monitor.config import parse_broker
-    from simulators.mqtt import publish_fleet, simulated_fleet
+    from simulators.mqtt import publish_fleet, recorded_fleet, simulated_fleet
 
     host, port, _ = parse_broker(args.broker, "--broker")
-    fleet = simulated_fleet(
-        args.sensors,
-        args.modality,
-        args.fatigue_at,
-        duration_s=min(args.duration, 60.0) if args.loop else args.duration,
-        emg_channels=args.channels,
-        per_s=args.rate,
-        fmt=args.format,
-        seed=args.seed,
-        loop=args.loop,
-    )
+    if args.recording is not None:
+        if args.fatigue_at is not None:
+            raise ScenarioError("--fatigue-at", args.fatigue_at, "a recording has its own course")
+        fleet = recorded_fleet(
+            args.recording,
+            copies=args.sensors or 1,
+            modality=None if args.modality == "mixed" else args.modality,
+            fs=args.fs,
+            per_s=args.rate,
+            fmt=args.format,
+            loop=args.loop,
+        )
+        duration = args.duration if args.loop else None
+    else:
+        fleet = simulated_fleet(
+            args.sensors or 4,
+            args.modality,
+            args.fatigue_at,
+            duration_s=min(args.duration, 60.0) if args.loop else args.duration,
+            emg_channels=args.channels,
+            per_s=args.rate,
+            fmt=args.format,
+            seed=args.seed,
+            loop=args.loop,
+        )
+        duration = args.duration if args.loop else None
     print(
         f"{PROG}: {len(fleet)} sensors ({', '.join(s.sensor for s in fleet[:6])}"
         f"{', ...' if len(fleet) > 6 else ''}) -> mqtt://{host}:{port}",
@@ -532,9 +596,7 @@ def _mqtt(args: argparse.Namespace) -> int:
         async with aiomqtt.Client(
             host, port, identifier=f"fatigue-sim-{args.seed}", max_queued_outgoing_messages=100_000
         ) as client:
-            return await publish_fleet(
-                client, fleet, args.speed, args.duration if args.loop else None, step_times
-            )
+            return await publish_fleet(client, fleet, args.speed, duration, step_times)
 
     try:
         sent = asyncio.run(run())
@@ -674,6 +736,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _generate(args)
         if args.command == "mqtt":
             return _mqtt(args)
+        if args.command == "ble":
+            from simulators.ble.run import run as run_ble
+
+            return run_ble(args)
         if args.command == "loadtest":
             from simulators.loadtest import main as loadtest_main
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import shutil
 import signal
 import socket
@@ -42,6 +43,10 @@ class LoadResult:
     windows_published: int = 0
     latency_p50_s: float | None = None
     latency_p99_s: float | None = None
+    latency_p99_after_warmup_s: float | None = None
+    warmup_s: float = 10.0
+    tick_p99_s: float | None = None
+    cpu_cores: dict[str, float] = field(default_factory=dict)
     monitor_rate_msg_s: float = 0.0
     bare_rate_msg_s: float = 0.0
     rate_fraction: float = 0.0
@@ -55,6 +60,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -112,7 +126,16 @@ def _fleet_cmd(port: int, sensors: int, channels: int, seconds: float, times: Pa
     ]
 
 
-async def _watch(port: int, pid: int, seconds: float, out: dict[str, Any]) -> None:
+async def _watch(
+    port: int,
+    pid: int,
+    seconds: float,
+    out: dict[str, Any],
+    fleet: subprocess.Popen[bytes] | None = None,
+    procs: dict[str, int] | None = None,
+) -> None:
+    """Collect feature arrivals, the monitor's stats and RSS; read every process's CPU
+    time just before the fleet ends (the share of the 2 cores each part takes)."""
     arrivals: list[tuple[float, float]] = []
     rss: list[float] = []
     stats: dict[str, Any] = {}
@@ -132,6 +155,14 @@ async def _watch(port: int, pid: int, seconds: float, out: dict[str, Any]) -> No
                         stats = body
                     else:
                         arrivals.append((now, float(body["t"])))
+                    if (
+                        fleet is not None
+                        and procs
+                        and time.monotonic() - out.get("cpu_wall", 0.0) >= 1.0
+                        and fleet.poll() is None
+                    ):
+                        out["cpu"] = {k: _cpu_s(p) for k, p in procs.items()}
+                        out["cpu_wall"] = time.monotonic()
                     if time.monotonic() >= next_rss:
                         value = _rss_mb(pid)
                         if value is not None:
@@ -193,8 +224,18 @@ def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> Load
             stderr=subprocess.DEVNULL,
         )
         watched: dict[str, Any] = {}
+        procs = {"monitor": monitor.pid, "fleet": fleet.pid, "mosquitto": broker.pid}
+        cpu0 = {k: _cpu_s(pid) for k, pid in procs.items()}
+        wall0 = time.monotonic()
         with contextlib.suppress(TimeoutError):
-            asyncio.run(_watch(port, monitor.pid, seconds + 25.0, watched))
+            asyncio.run(_watch(port, monitor.pid, seconds + 25.0, watched, fleet, procs))
+        cpu1 = watched.pop("cpu", {})
+        wall = watched.pop("cpu_wall", time.monotonic()) - wall0
+        result.cpu_cores = {
+            k: round((cpu1[k] - c0) / wall, 2)
+            for k, c0 in cpu0.items()
+            if c0 is not None and cpu1.get(k) is not None and wall > 0
+        }
         fleet.wait(timeout=60)
         monitor.send_signal(signal.SIGTERM)
         monitor.wait(timeout=30)
@@ -209,13 +250,23 @@ def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> Load
         result.gaps = int(stats.get("gaps", 0))
         result.decode_errors = sum(stats.get("decode_errors", {}).values())
         latencies = []
+        arrivals = []
         for arrived, t in watched.get("arrivals", []):
             idx = round(t / interval) - 1
             if 0 <= idx < len(step_times):
                 latencies.append(arrived - step_times[idx])
+                arrivals.append((arrived, t))
         result.windows_published = len(latencies)
         result.latency_p50_s = _quantile(latencies, 0.5)
         result.latency_p99_s = _quantile(latencies, 0.99)
+        steady = [
+            lat
+            for (_, t), lat in zip(arrivals, latencies, strict=True)
+            if t >= result.warmup_s
+        ]
+        result.latency_p99_after_warmup_s = _quantile(steady, 0.99)
+        tick = stats.get("tick_p99_s")
+        result.tick_p99_s = None if tick is None else float(tick)
         span = step_times[-1] - step_times[0] if len(step_times) > 1 else seconds
         result.monitor_rate_msg_s = result.monitor_messages / span
         result.rss_mb = watched.get("rss", [])
@@ -253,7 +304,11 @@ def format_result(r: LoadResult) -> str:
             f"dropped {r.dropped_payloads}, gaps {r.gaps}, decode errors {r.decode_errors}"
             f" -> zero loss: {'yes' if r.zero_loss else 'NO'}",
             f"  window latency p50 {ms(r.latency_p50_s)}, p99 {ms(r.latency_p99_s)} "
-            f"({r.windows_published} windows)",
+            f"({r.windows_published} windows); p99 after the first {r.warmup_s:g} s "
+            f"{ms(r.latency_p99_after_warmup_s)}; monitor tick p99 {ms(r.tick_p99_s)}",
+            "  CPU cores used: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in r.cpu_cores.items())
+            + f" (of {os.cpu_count()})",
             f"  rate: monitor {r.monitor_rate_msg_s:,.0f} msg/s, bare subscriber "
             f"{r.bare_rate_msg_s:,.0f} msg/s, fraction {r.rate_fraction:.2f}",
             f"  monitor RSS (MB, every 10 s): {r.rss_mb}"

@@ -187,3 +187,35 @@ def test_a_gap_inside_one_tick_still_restarts_the_windows_at_the_gap() -> None:
     assert p.counters.gaps == 1
     assert not any(5.0 < t < 6.5 for t in times)
     assert times[:10] == [1.0 + 0.5 * i for i in range(9)] + [6.5]
+
+
+def test_state_saves_are_spread_round_robin_over_ticks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with Store(tmp_path / "m.db") as store:
+        p = Pipeline(Settings(), store, clock=clock)
+        for name in ("a", "b", "c"):
+            msgs = [
+                (t.replace("/arm/", f"/{name}/"), m) for t, m in emg_messages(3.0, None)
+            ]
+            run(p, msgs, clock)
+        assert len(p.detectors) == 3
+        saved: list[set[str]] = []
+        for _ in range(4):
+            before = {s for s in "abc" if store.load_state(s, "emg") is not None}
+            assert p.save_some(0.34) == 2  # ceil(0.34 * 3)
+            after = {s for s in "abc" if store.load_state(s, "emg") is not None}
+            saved.append(after - before)
+        assert saved[0] and saved[1] and saved[0].isdisjoint(saved[1])
+        assert {s for s in "abc" if store.load_state(s, "emg") is not None} == {"a", "b", "c"}
+
+
+def test_mark_lost_raises_signal_lost_on_the_next_tick() -> None:
+    clock = FakeClock()
+    p = Pipeline(Settings(), clock=clock, silence_s=60.0)
+    run(p, emg_messages(6.0, None), clock)
+    assert p.tick().events == []  # fed a moment ago, silence_s far away
+    p.mark_lost("arm")
+    lost = p.tick().events
+    assert {(e.event, e.sensor) for e in lost} == {("signal_lost", "arm")}
+    assert len(lost) == 2  # one per channel
+    assert p.tick().events == []  # said once
