@@ -470,8 +470,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.info("store %s; Ctrl-C to stop", settings.service.db)
             await svc.run()
 
+    _tune_gc()
     _run_async(serve())
     return 0
+
+
+def _tune_gc() -> None:
+    """Fewer, shorter garbage collections for the long-running service process.
+
+    Why: the full (generation 2) collection walks every tracked object: the imported
+    libraries plus thousands of detector channels. Measured with 300 sensors, eight of
+    them in 20 s took 0.48 s of CPU, up to 80 ms each, in the middle of ticks, which is
+    the latency tail. Freezing what exists at start (imports, settings) takes it out of
+    every later walk, and a larger first threshold makes the walks rarer: 0.1 s in all,
+    30 ms at most. Done here, by the process's owner, not by the library."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _run_async(coro: Any) -> None:
@@ -540,6 +556,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
+    _tune_gc()
     _run_async(run_demo(args.sensors, args.speed, args.duration, args.db, args.port))
     return 0
 

@@ -551,10 +551,9 @@ examples:
 def _mqtt(args: argparse.Namespace) -> int:
     import asyncio
 
-    import aiomqtt
-
     from monitor.config import parse_broker
     from simulators.mqtt import publish_fleet, recorded_fleet, simulated_fleet
+    from simulators.mqtt_qos0 import MqttPublishError, Qos0Publisher
 
     host, port, _ = parse_broker(args.broker, "--broker")
     if args.recording is not None:
@@ -593,15 +592,13 @@ def _mqtt(args: argparse.Namespace) -> int:
     step_times: list[float] = []
 
     async def run() -> int:
-        async with aiomqtt.Client(
-            host, port, identifier=f"fatigue-sim-{args.seed}", max_queued_outgoing_messages=100_000
-        ) as client:
+        async with Qos0Publisher(host, port, f"fatigue-sim-{args.seed}") as client:
             return await publish_fleet(client, fleet, args.speed, duration, step_times)
 
     try:
         sent = asyncio.run(run())
-    except aiomqtt.MqttError as exc:
-        print(f"{PROG}: error: mqtt://{host}:{port}: {exc}", file=sys.stderr)
+    except MqttPublishError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     print(f"{PROG}: published {sent} messages", file=sys.stderr)
     if args.times_out is not None:

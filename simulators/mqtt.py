@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-import aiomqtt
 import numpy as np
 import numpy.typing as npt
 
@@ -25,6 +25,7 @@ from monitor.io import open_recording
 from monitor.model import Modality, SampleBlock
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
+from simulators.mqtt_qos0 import Qos0Publisher
 
 FLOAT32_CODE = 3
 
@@ -155,8 +156,12 @@ def _kind(modality: str, i: int) -> Modality:
     return "acc" if modality == "acc" else "emg"
 
 
+class Publisher(Protocol):
+    async def publish(self, topic: str, payload: bytes, qos: int = 0) -> Any: ...
+
+
 async def publish_fleet(
-    client: aiomqtt.Client,
+    client: Publisher | Qos0Publisher,
     fleet: Sequence[VirtualSensor],
     speed: float = 1.0,
     duration_s: float | None = None,
@@ -184,13 +189,16 @@ async def publish_fleet(
         # One step's messages go out together (gather): awaited one by one, each publish
         # waits for its own write, and the last sensor's message would leave tens of ms
         # after the first one at a few hundred sensors, which load tests count as latency.
-        sends = []
+        due: list[tuple[str, bytes]] = []
         for k, s in enumerate(fleet):
             while next_seq[k] * s.interval_s <= t + 1e-9 and (s.loop or next_seq[k] < len(s)):
-                sends.append(client.publish(s.topic, s.payload(next_seq[k]), qos=0))
+                due.append((s.topic, s.payload(next_seq[k])))
                 next_seq[k] += 1
-        await asyncio.gather(*sends)
-        sent += len(sends)
+        if isinstance(client, Qos0Publisher):
+            await client.publish_many(due)  # one write for the whole step
+        else:
+            await asyncio.gather(*(client.publish(t, p, qos=0) for t, p in due))
+        sent += len(due)
         delay = started + (i + 1) * interval / speed - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -12,6 +12,8 @@ seconds as a step response would.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 import scipy.signal
@@ -29,7 +31,21 @@ def emg_sos(
     notch_q: float = 30.0,
 ) -> tuple[SOS, tuple[float, float]]:
     """Band-pass (upper edge clipped to 0.45 fs) plus optional mains notches at every
-    multiple of ``mains_hz`` inside the band. Returns the cascade and the band used."""
+    multiple of ``mains_hz`` inside the band. Returns the cascade and the band used.
+    Designs are cached: a fleet of hundreds of streams at one rate needs one design, not
+    a 1.5 ms design per stream on its first tick; each caller gets its own copy."""
+    sos, band = _emg_sos(float(fs), tuple(band_hz), order, mains_hz, notch_q)
+    return sos.copy(), band
+
+
+@functools.lru_cache(maxsize=64)
+def _emg_sos(
+    fs: float,
+    band_hz: tuple[float, float],
+    order: int,
+    mains_hz: float = 0.0,
+    notch_q: float = 30.0,
+) -> tuple[SOS, tuple[float, float]]:
     lo, hi = band_hz
     hi = min(hi, 0.45 * fs)
     if not lo < hi:
@@ -49,6 +65,11 @@ def emg_sos(
 
 
 def highpass_sos(fs: float, cutoff_hz: float, order: int) -> SOS:
+    return _highpass_sos(float(fs), float(cutoff_hz), order).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _highpass_sos(fs: float, cutoff_hz: float, order: int) -> SOS:
     if not 0 < cutoff_hz < 0.5 * fs:
         raise SettingsError(
             "acc filter", f"high-pass corner {cutoff_hz:g} Hz must lie in (0, fs/2 = {fs / 2:g})"
