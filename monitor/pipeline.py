@@ -136,6 +136,7 @@ class Pipeline:
         self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
         self._warn = RateLimitedLog()
         self._save_order: deque[StreamKey] = deque()
+        self._lost_marks: dict[str, float] = {}
 
     # -- ingest (never blocks) --------------------------------------------------------
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
@@ -156,13 +157,15 @@ class Pipeline:
             (block.sensor, block, self.clock() if received is None else received)
         )
 
-    def mark_lost(self, sensor: str) -> None:
+    def mark_lost(self, sensor: str, at: float | None = None) -> None:
         """A source that knows its device is gone (a BLE disconnect) says so: the next tick
         raises ``signal_lost`` for the sensor's streams instead of waiting for
-        ``silence_s`` of silence. Their next block restores them as usual."""
-        for (s, _), info in self.streams.items():
-            if s == sensor:
-                info.last_wall = -math.inf
+        ``silence_s`` of silence. Only a block received after ``at`` (default: now)
+        restores them, so data still queued from before the disconnect does not hide it.
+
+        Safe to call from the event loop while a tick runs in its thread: it only sets
+        one dict entry, which the tick reads."""
+        self._lost_marks[sensor] = self.clock() if at is None else at
 
     @property
     def backlog(self) -> int:
@@ -190,7 +193,7 @@ class Pipeline:
             verdict = self._sequence(block, received)
             if verdict != "drop":
                 accepted.append((block, verdict == "restart"))
-        events = self._silence(self.clock())
+        events: list[Event] = []
         frames: list[FeatureFrame] = []
         if accepted:
             blocks, restarts = _coalesce(accepted)
@@ -201,6 +204,9 @@ class Pipeline:
             det = self._detector(frame)
             events.extend(det.update(frame))
             judged.append(_with_active(frame, det))
+        # Silence last: windows of data that arrived before a stream went quiet (or before
+        # a source marked it lost) are judged first, so they cannot "restore" it at once.
+        events.extend(self._silence(self.clock()))
         if events and self.store is not None:
             self.store.add_events(events)  # committed before any sink publishes them
         self.counters.events += len(events)
@@ -257,7 +263,9 @@ class Pipeline:
     def _silence(self, now: float) -> list[Event]:
         events: list[Event] = []
         for key, info in self.streams.items():
-            silent = now - info.last_wall > self.silence_s
+            mark = self._lost_marks.get(key[0])
+            marked = mark is not None and info.last_wall <= mark
+            silent = marked or now - info.last_wall > self.silence_s
             det = self.detectors.get(key)
             if silent and not info.lost:
                 info.lost = True

@@ -18,12 +18,13 @@ from monitor.api import ApiServer, create_app
 from monitor.config import Settings
 from monitor.decode.wire import Limits
 from monitor.errors import MonitorError
+from monitor.model import FeatureFrame
 from monitor.pipeline import Pipeline, TickResult
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.mqtt import MqttPublisher
 from monitor.sinks.store import Store
 from monitor.sources.ble import DEFAULT_BACKEND, BleBackend, BleSource
-from monitor.sources.mqtt import MqttLink
+from monitor.sources.mqtt import Backoff, MqttLink
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Service:
         self.wakeup = asyncio.Event()
         self.started = time.time()
         self._last_features_store = 0.0
+        self._unstored: dict[tuple[str, str], FeatureFrame] = {}
         self._last_state_refresh = 0.0
 
     async def __aenter__(self) -> Self:
@@ -118,11 +120,31 @@ class Service:
                 tg.create_task(self.api.serve(), name="api")
 
     async def _ble(self, source: BleSource) -> None:
-        """Decoded blocks of one BLE device into the pipeline's queue (never blocks)."""
+        """Decoded blocks of one BLE device into the pipeline's queue (never blocks).
+
+        One device's failure must not end the service (this task shares the TaskGroup
+        with MQTT, the ticker and the API), so any error restarts the source after a
+        capped backoff, logged with the device's name."""
         pipeline, _, _, _ = self._parts()
-        async with source:
-            async for block in source:
-                pipeline.submit_block(block)
+        backoff = Backoff(cap=self.settings.ble.backoff_max_s)
+        while True:
+            try:
+                async with source:
+                    async for block in source:
+                        pipeline.submit_block(block)
+                        backoff.reset()
+                return
+            except Exception as exc:
+                delay = backoff.next()
+                log.error(
+                    "BLE device %s failed (%s: %s); restarting it in %.1f s",
+                    source.sensor,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                pipeline.mark_lost(source.sensor)
+                await asyncio.sleep(delay)
 
     def _bind_api(self) -> None:
         """A taken port costs the dashboard, not the monitoring: alerts still go out over
@@ -151,8 +173,10 @@ class Service:
     def api_url(self) -> str | None:
         return None if self.api is None else self.api.url
 
-    def _dispatch(self, result: TickResult) -> None:
-        pipeline, publisher, store, _ = self._parts()
+    def _dispatch(self, result: TickResult) -> list[FeatureFrame]:
+        """Hand a tick's results to the publisher and the hub; returns the frames due for
+        the store, which the ticker writes off the event loop."""
+        pipeline, publisher, _, _ = self._parts()
         # Retained state goes out when an event changed it, and for every stream every
         # STATE_REFRESH_S, not on every tick: it is QoS 1, and fresh subscribers get it anyway.
         now = time.time()
@@ -170,13 +194,18 @@ class Service:
         }
         publisher.offer(result.frames, states)
         self.hub.offer(result.frames, result.events)
+        # The latest frame of every stream, stored every features_store_every_s: streams
+        # whose windows fall in other ticks than the storing one are kept too.
+        self._unstored.update({(f.sensor, f.modality): f for f in result.frames})
         now = time.time()
         if now - self._last_features_store >= self.settings.service.features_store_every_s:
             self._last_features_store = now
-            latest = {(f.sensor, f.modality): f for f in result.frames}
-            store.add_features(list(latest.values()))
+            to_store, self._unstored = list(self._unstored.values()), {}
+        else:
+            to_store = []
         if result.frames or result.events:
             self.wakeup.set()
+        return to_store
 
     async def _ticker(self) -> None:
         """One batched step per tick, in a worker thread so the receive loop keeps going.
@@ -190,13 +219,20 @@ class Service:
             try:
                 async with self.tick_lock:
                     result = await asyncio.to_thread(pipeline.tick)
-                    self._dispatch(result)
-                    # A slice of the detector states every tick, so that each is saved
-                    # once per state_save_s without one long save stalling a tick.
-                    await asyncio.to_thread(pipeline.save_some, save_share)
+                    to_store = self._dispatch(result)
+                    # Store writes off the event loop; a slice of the detector states
+                    # every tick, so that each is saved once per state_save_s without
+                    # one long save stalling a tick.
+                    await asyncio.to_thread(self._persist, to_store, save_share)
             except Exception:  # the service never dies of one bad tick; say why, go on
                 log.exception("tick failed; the data of this tick is lost")
             await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
+
+    def _persist(self, frames: list[FeatureFrame], save_share: float) -> None:
+        pipeline, _, store, _ = self._parts()
+        if frames:
+            store.add_features(frames)
+        pipeline.save_some(save_share)
 
     async def _stats(self) -> None:
         _, publisher, _, _ = self._parts()

@@ -1,5 +1,6 @@
 """The live pipeline without a network: payloads in, frames and events out."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,20 @@ def test_mark_lost_raises_signal_lost_on_the_next_tick() -> None:
     assert {(e.event, e.sensor) for e in lost} == {("signal_lost", "arm")}
     assert len(lost) == 2  # one per channel
     assert p.tick().events == []  # said once
+
+
+def test_mark_lost_is_not_undone_by_data_received_before_it() -> None:
+    clock = FakeClock()
+    p = Pipeline(Settings(), clock=clock, silence_s=60.0)
+    msgs = emg_messages(8.0, None)
+    run(p, msgs[:100], clock)
+    for topic, payload in msgs[100:110]:
+        p.submit(topic, payload)  # received before the disconnect, ticked after it
+    p.mark_lost("arm")
+    assert {e.event for e in p.tick().events} == {"signal_lost"}
+    clock.now += 1.0
+    for topic, payload in msgs[110:160]:
+        p.submit(topic, payload)  # after the reconnection: the stream is back
+    p.tick()
+    assert not p.streams[("arm", "emg")].lost
+    assert all(math.isfinite(i.last_wall) for i in p.streams.values())

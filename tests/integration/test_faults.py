@@ -22,26 +22,82 @@ from simulators.mqtt import from_signal
 BIN = Path(sys.executable).parent
 
 
+class Gate:
+    """A TCP proxy between the monitor and the broker that the test can close.
+
+    Why: after the broker restarts, the test's subscriber must be subscribed before the
+    monitor reconnects and drains its outbox (QoS 1 messages to nobody are not kept), or
+    the test would be a race. The monitor reaches the broker only through this gate, and
+    the gate opens once the subscriber is in place."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.open = True
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> "Gate":
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._pipes:
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self.open:
+                raise ConnectionRefusedError
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.close()
+            return
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(src, dst))
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    @staticmethod
+    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except OSError:
+            pass
+        finally:
+            dst.close()
+
+
 def test_alerts_raised_during_a_broker_outage_are_delivered_afterwards(
     broker: BrokerProcess, tmp_path: Path
 ) -> None:
     sc = EmgScenario(fs=2000.0, n_channels=2, duration_s=110.0, onset_s=40.0, decline_per_min=0.35)
     x = EmgGenerator(sc, np.random.default_rng(5)).read(sc.n_samples)
     sensor = from_signal("arm7", "emg", x, sc.fs, ("emg_1", "emg_2"), "mV")
-    settings = load_settings(
-        overrides={
-            "mqtt.broker": broker.url,
-            "mqtt.backoff_max_s": 2.0,
-            "service.db": str(tmp_path / "m.db"),
-            "service.tick_s": 0.05,
-            "service.silence_s": 60.0,
-        },
-        environ={},
-    )
+    gate = Gate(broker.port)
+    overrides: dict[str, object] = {
+        "mqtt.backoff_max_s": 2.0,
+        "service.db": str(tmp_path / "m.db"),
+        "service.tick_s": 0.05,
+        "service.silence_s": 60.0,
+        "service.api": False,
+    }
     host, port, _ = parse_broker(broker.url)
 
     async def scenario() -> tuple[set[str], set[str], dict]:  # type: ignore[type-arg]
-        async with Service(settings) as svc:
+        async with gate, Service(
+            load_settings(
+                overrides={**overrides, "mqtt.broker": f"mqtt://127.0.0.1:{gate.port}"},
+                environ={},
+            )
+        ) as svc:
             runner = asyncio.create_task(svc.run())
             pipeline, _, store, link = svc._parts()
             async with asyncio.timeout(15):
@@ -56,10 +112,12 @@ def test_alerts_raised_during_a_broker_outage_are_delivered_afterwards(
                     await asyncio.sleep(0.1)
             raised = {e.id for e in store.unpublished()}
             await asyncio.sleep(max(0.0, 10.0 - (time.monotonic() - outage_started)))
+            gate.open = False  # the monitor waits until the subscriber is in place
             await asyncio.to_thread(broker.start)
             received: set[str] = set()
             async with aiomqtt.Client(host, port, identifier="after-outage") as sub:
                 await sub.subscribe("fatigue/+/alerts", qos=1)
+                gate.open = True
                 async with asyncio.timeout(30):
                     async for message in sub.messages:
                         received.add(json.loads(message.payload)["id"])  # type: ignore[arg-type]
