@@ -196,6 +196,7 @@ class ServiceSettings:
     token: str = ""
     api: bool = True
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
 
     def validate(self, key: str) -> None:
         for name in ("tick_s", "silence_s", "state_save_s", "features_store_every_s"):
@@ -210,6 +211,11 @@ class ServiceSettings:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(
                     f"{key}.cors_origins", origin, "'*' or origins like https://host:port"
+                )
+        for name in self.allowed_hosts:
+            if not name or name != name.strip() or "/" in name:
+                raise ConfigError(
+                    f"{key}.allowed_hosts", name, "'*' or host names like lab.example.org"
                 )
 
 
@@ -229,8 +235,9 @@ class BleDevice:
 class BleSettings:
     devices: tuple[BleDevice, ...] = ()
     scan_timeout_s: float = 10.0
-    connect_timeout_s: float = 20.0
-    start_timeout_s: float = 5.0
+    connect_timeout_s: float = 10.0
+    start_timeout_s: float = 15.0
+    stall_s: float = 5.0
     backoff_max_s: float = 30.0
     queue_size: int = 2000
 
@@ -238,7 +245,13 @@ class BleSettings:
         # Imported here: the drivers use this module's ``build`` for their options.
         from monitor.decode.registry import make_driver
 
-        for name in ("scan_timeout_s", "connect_timeout_s", "start_timeout_s", "backoff_max_s"):
+        for name in (
+            "scan_timeout_s",
+            "connect_timeout_s",
+            "start_timeout_s",
+            "stall_s",
+            "backoff_max_s",
+        ):
             _positive(f"{key}.{name}", getattr(self, name))
         if self.queue_size < 10:
             raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 10")

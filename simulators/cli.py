@@ -527,6 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=_number(float, 0.01), default=1.0, metavar="X", help="times real time (1)"
     )
     bl.add_argument("--seed", type=_int(0), default=0, metavar="S", help="seed (0)")
+    bl.add_argument(
+        "--from",
+        dest="recording",
+        type=Path,
+        metavar="RECORDING",
+        help="stream this recording (CSV, EDF/BDF, WFDB, WAV; looping) instead of the "
+        "simulator; Polar: 3 acc channels at an H10 rate, Myo: 8 EMG channels at 200 Hz",
+    )
     lt = commands.add_parser(
         "loadtest",
         help="measure a monitor under a fleet through mosquitto (loss, latency, rate, RSS)",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
 from typing import Any
@@ -21,12 +23,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import monitor
-from monitor.api._guard import Guard
+from monitor.api._guard import LOOPBACK_HOSTS, Guard
 from monitor.api._live import live_router
 from monitor.api._routes import PROTECTED, ApiContext, api_router, metrics_router
 from monitor.pipeline import Pipeline
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.store import Store
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = files("monitor.api") / "static"
 MAX_BODY_BYTES = 64 * 1024
@@ -53,9 +57,32 @@ def create_app(
     token: str = "",
     cors_origins: Sequence[str] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    host: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """``lock`` is the service's tick lock (held while a tick runs in its worker thread);
-    routes that read or change detectors take it. Without one (tests), a private lock."""
+    routes that read or change detectors take it. Without one (tests), a private lock.
+
+    ``host`` (the address the API is bound to) and ``allowed_hosts`` default to the
+    pipeline's ``service.host`` and ``service.allowed_hosts``: with loopback names they
+    are what the ``Host`` header may carry (the Guard's DNS-rebinding check)."""
+    service = pipeline.settings.service
+    host = service.host if host is None else host
+    extra_hosts = service.allowed_hosts if allowed_hosts is None else allowed_hosts
+    if not token and not _is_loopback(host):
+        log.warning(
+            "the dashboard API listens on %s without a token: anyone who can reach this "
+            "address can read all data and reset baselines; set service.token (or "
+            "FATIGUE_MONITOR__SERVICE__TOKEN, or --token)",
+            host,
+        )
+    if host in ("0.0.0.0", "::") and not extra_hosts:
+        log.warning(
+            "the dashboard API listens on all interfaces (%s) but service.allowed_hosts is "
+            "empty: browsers on other machines get 400 until it lists the names or "
+            'addresses they use (e.g. ["lab-pc.local", "192.168.1.20"])',
+            host,
+        )
     ctx = ApiContext(store, pipeline, hub, status, lock or asyncio.Lock(), token)
     app = FastAPI(
         title="fatigue-monitor",
@@ -79,7 +106,13 @@ def create_app(
         return HTMLResponse(body, headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        Guard,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        allowed_hosts=(*LOOPBACK_HOSTS, host, *extra_hosts),
+        allowed_origins=cors_origins,
+    )
     if cors_origins:  # outermost, so that preflight requests are answered before the guard
         app.add_middleware(
             CORSMiddleware,
@@ -89,3 +122,12 @@ def create_app(
         )
     app.state.context = ctx
     return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -8,12 +8,19 @@ scrape: the tick-duration histogram (fed with the tick times recorded since the 
 scrape; the pipeline keeps the last 1000, i.e. 100 s at the default tick, so a scrape
 interval under that loses none) and ``windows_per_second`` (windows since the previous
 scrape over the time between them; before the first, since the app was built).
+
+BLE devices (``[[ble.devices]]``) are counted by their sources, not the pipeline; the
+service's ``status()`` reports them under ``"ble"`` (per device: connected, attempts,
+connections, disconnects, stalls, failures, dropped, decode_errors by reason,
+last_error), and the collector exports
+that as ``fatigue_monitor_ble_*`` with a ``sensor`` label.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,6 +30,7 @@ from monitor.pipeline import Pipeline
 from monitor.sinks.hub import LiveHub
 
 PREFIX = "fatigue_monitor"
+MAX_ERROR_LABEL = 200  # characters of a BLE device's last error kept in its label
 TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -74,14 +82,80 @@ class _PipelineCollector(Collector):
         for (sensor, modality), info in sorted(p.streams.items()):
             seen.add_metric([sensor, modality], info.last_wall)
         yield seen
+        yield from _ble_metrics(self.owner.status().get("ble"))
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _ble_metrics(devices: Any) -> Iterator[Metric]:
+    """``status()["ble"]``: ``{sensor: {connected, attempts, connections, disconnects,
+    stalls, failures, dropped, decode_errors: {reason: n}, last_error}}``; absent without
+    BLE devices. A counter missing from a device's status is left out, not invented."""
+    if not isinstance(devices, Mapping):
+        return
+    connected = GaugeMetricFamily(
+        f"{PREFIX}_ble_connected",
+        "1 while the BLE device is connected and streaming",
+        labels=["sensor"],
+    )
+    counters = {
+        key: CounterMetricFamily(f"{PREFIX}_ble_{name}", doc, labels=["sensor"])
+        for key, name, doc in (
+            ("attempts", "attempts", "BLE connection attempts (scan and connect)"),
+            ("connections", "connections", "BLE connections made (the first and reconnects)"),
+            ("disconnects", "disconnects", "BLE links lost or dropped as stalled"),
+            ("stalls", "stalls", "BLE links restarted because the device fell silent"),
+            ("failures", "failures", "BLE connection attempts that failed"),
+            (
+                "dropped",
+                "dropped_notifications",
+                "BLE notifications dropped because the decode queue was full",
+            ),
+        )
+    }
+    errors = CounterMetricFamily(
+        f"{PREFIX}_ble_decode_errors",
+        "BLE notifications rejected by the driver's decoder",
+        labels=["sensor", "reason"],
+    )
+    last_error = GaugeMetricFamily(
+        f"{PREFIX}_ble_last_error_info",
+        "the BLE device's last connection error (value 1)",
+        labels=["sensor", "error"],
+    )
+    for sensor, st in sorted(devices.items()):
+        if not isinstance(st, Mapping):
+            continue
+        name = str(sensor)
+        connected.add_metric([name], 1.0 if st.get("connected") is True else 0.0)
+        for key, family in counters.items():
+            if key in st:  # what this version of the BLE source counts
+                family.add_metric([name], _number(st[key]))
+        reasons = st.get("decode_errors")
+        if isinstance(reasons, Mapping):
+            for reason, n in sorted(reasons.items()):
+                errors.add_metric([name, str(reason)], _number(n))
+        if st.get("last_error"):
+            last_error.add_metric([name, str(st["last_error"])[:MAX_ERROR_LABEL]], 1.0)
+    yield connected
+    yield from counters.values()
+    yield errors
+    yield last_error
 
 
 class ServiceMetrics:
     def __init__(
-        self, pipeline: Pipeline, hub: LiveHub, clock: Callable[[], float] = time.monotonic
+        self,
+        pipeline: Pipeline,
+        hub: LiveHub,
+        status: Callable[[], Mapping[str, Any]] = dict,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.hub = hub
+        self.status = status
         self.clock = clock
         self.registry = CollectorRegistry()
         self.tick_seconds = Histogram(

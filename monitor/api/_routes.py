@@ -35,7 +35,22 @@ MAX_TIME = 1e11  # Unix seconds: year 5138; a bound so no one sends an overflow 
 
 Since = Annotated[
     float | None,
-    Query(ge=0, le=MAX_TIME, allow_inf_nan=False, description="Unix seconds, exclusive"),
+    Query(
+        ge=0,
+        le=MAX_TIME,
+        allow_inf_nan=False,
+        description="Unix seconds: only after it (exclusive)",
+    ),
+]
+Until = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=MAX_TIME,
+        allow_inf_nan=False,
+        description="Unix seconds: only before it (exclusive); to page back, the oldest time "
+        "of the page you have",
+    ),
 ]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
@@ -55,7 +70,7 @@ class ApiContext:
     metrics: ServiceMetrics = field(init=False)
 
     def __post_init__(self) -> None:
-        self.metrics = ServiceMetrics(self.pipeline, self.hub)
+        self.metrics = ServiceMetrics(self.pipeline, self.hub, self.status)
 
 
 def api_router(ctx: ApiContext) -> APIRouter:
@@ -105,11 +120,13 @@ def api_router(ctx: ApiContext) -> APIRouter:
         sensor_id: str,
         since: Since = None,
         limit: Annotated[int, Query(ge=1, le=MAX_FEATURES)] = 500,
+        until: Until = None,
     ) -> list[FeatureRow]:
         """Stored feature history (one sample per stream every
-        service.features_store_every_s): the newest ``limit`` rows stored after ``since``,
-        oldest first."""
-        rows = await asyncio.to_thread(ctx.store.features, sensor_id, since, limit)
+        service.features_store_every_s): the newest rows with ``since < wall < until``,
+        oldest first, at most ``limit`` (rows stored together, a stream's channels, are
+        never split). Page back with ``until`` = the oldest ``wall`` received."""
+        rows = await asyncio.to_thread(ctx.store.features, sensor_id, since, limit, until)
         if not rows and not await _known(ctx, sensor_id):
             raise HTTPException(404, f"unknown sensor {sensor_id!r}")
         return [_feature_row(r) for r in rows]
@@ -119,9 +136,12 @@ def api_router(ctx: ApiContext) -> APIRouter:
         sensor: Annotated[str | None, Query(max_length=256)] = None,
         since: Since = None,
         limit: Annotated[int, Query(ge=1, le=MAX_ALERTS)] = 100,
+        until: Until = None,
     ) -> list[dict[str, Any]]:
-        """Events (Event JSON) stored after ``since``: the newest ``limit``, oldest first."""
-        events = await asyncio.to_thread(ctx.store.events, sensor, since, limit)
+        """Events (Event JSON) stored after ``since`` and before ``until``: the newest,
+        oldest first, at most ``limit`` (one tick's events are never split). Page back with
+        ``until`` = the oldest ``wall_time`` received, as Unix seconds."""
+        events = await asyncio.to_thread(ctx.store.events, sensor, since, limit, until)
         return [e.to_dict() for e in events]
 
     @router.post(

@@ -32,6 +32,8 @@ class Command:
     payload: bytes
     what: str
     response_uuid: str | None = None
+    #: Sent again after the device refused it once (a driver never retries a retry).
+    retry: bool = False
 
 
 class BleDriver(Protocol):
@@ -56,8 +58,10 @@ class BleDriver(Protocol):
         """The writes that make the device stream, in order."""
         ...
 
-    def check_response(self, command: Command, payload: bytes) -> None:
-        """Raise ``BleDeviceError`` if ``payload`` says that ``command`` failed."""
+    def check_response(self, command: Command, payload: bytes) -> Sequence[Command]:
+        """Raise ``BleDeviceError`` if ``payload`` says that ``command`` failed; else the
+        commands to send next, before the rest of the sequence (usually none; Polar:
+        stop and start again when the stream was already on)."""
         ...
 
     def decode(self, uuid: str, payload: bytes, received: float) -> SampleBlock:
@@ -67,6 +71,12 @@ class BleDriver(Protocol):
 
     def restart(self) -> None:
         """Forget the time anchor: the next block starts a new segment of the stream."""
+        ...
+
+    def lost(self, notifications: int) -> None:
+        """``notifications`` notifications were lost before the next one (the source's
+        queue overflowed, or they could not be decoded): the next block must show a gap
+        (a ``seq`` jump or a new time anchor) so that no window spans the missing data."""
         ...
 
 
@@ -82,7 +92,9 @@ class Timeline:
     pipeline never takes a block after a reconnection for a duplicate). Time is anchored
     at the host's arrival time of the first block after ``restart()`` and then advances
     by the nominal sample count, so the stream is contiguous while connected and jumps
-    (a gap for the pipeline) across a reconnection.
+    (a gap for the pipeline) across a reconnection; ``lost()`` (notifications dropped by
+    the source) also leaves a hole in ``seq``, so the pipeline restarts its windows
+    rather than splicing the samples on either side of the loss together.
     """
 
     def __init__(self, fs: float) -> None:
@@ -91,7 +103,18 @@ class Timeline:
         self._anchor: float | None = None
         self._samples = 0
 
+    @property
+    def anchor(self) -> float | None:
+        """``t0`` of the first block since the last ``restart()`` or ``lost()``."""
+        return self._anchor
+
     def restart(self) -> None:
+        self._anchor = None
+
+    def lost(self, blocks: int) -> None:
+        """``blocks`` blocks of unknown size were lost: a hole in ``seq`` and a new time
+        anchor at the next block's arrival (sample counts cannot bridge the hole)."""
+        self.seq += blocks
         self._anchor = None
 
     def skip(self, blocks: int, n_samples: int) -> None:

@@ -11,7 +11,8 @@ is ``raw * scale``. A notification holds any whole number of samples.
 
 With a counter (one per notification, wrapping), ``seq`` follows it unwrapped, so a lost
 notification shows as a gap; without one, notifications are counted and the host's
-arrival time anchors ``t0``, as for the Myo.
+arrival time anchors ``t0``, as for the Myo, and notifications the source had to drop
+leave a hole in ``seq`` (``lost``), so windows never span them.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class GenericSensor:
         self._header = COUNTER_SIZES[options.counter]
         self._last_counter: int | None = None
         self._next_t0 = 0.0
-        self.lost = 0
+        self.missed = 0  # notifications the counter says never arrived
 
     @classmethod
     def from_options(cls, sensor: str, options: Mapping[str, Any], key: str) -> GenericSensor:
@@ -102,12 +103,17 @@ class GenericSensor:
         payload = bytes.fromhex(self.options.start_command)
         return (Command(self.options.start_uuid.lower(), payload, "start command"),)
 
-    def check_response(self, command: Command, payload: bytes) -> None:
+    def check_response(self, command: Command, payload: bytes) -> Sequence[Command]:
         raise BleDeviceError(self.sensor, command.what, "the generic driver expects no answer")
 
     def restart(self) -> None:
         self.timeline.restart()
         self._last_counter = None
+
+    def lost(self, notifications: int) -> None:
+        # With a counter, the next notification's counter shows the hole by itself.
+        if not self._header:
+            self.timeline.lost(notifications)
 
     def _samples(self, body: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
         step = self._size * self.options.channels
@@ -123,7 +129,8 @@ class GenericSensor:
             values = np.where(values >= 1 << 23, values - (1 << 24), values)
         else:
             values = np.frombuffer(body, dtype="<i2" if self._size == 2 else "<f4")
-        x = values.reshape(-1, self.options.channels).T.astype(np.float64) * self.options.scale
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are refused just below
+            x = values.reshape(-1, self.options.channels).T.astype(np.float64) * self.options.scale
         if not np.all(np.isfinite(x)):
             raise DecodeError("bad_value", "non-finite sample", self.sensor)
         return x.astype(np.float32)
@@ -156,7 +163,7 @@ class GenericSensor:
             if step == 0:
                 raise DecodeError("duplicate", f"counter {counter} repeated", self.sensor)
             if step > 1:  # lost notifications, assumed to hold as many samples as this one
-                self.lost += step - 1
+                self.missed += step - 1
                 self.timeline.skip(step - 1, n)
         self._last_counter = counter
         return self.timeline.next(n, received)

@@ -18,7 +18,8 @@ All UUIDs share the base ``d506XXXX-a904-deb9-4748-2c7f4a124842``:
 The values are unitless ADC counts (no calibration is published), so the unit is
 ``counts``; the fatigue features are ratios and frequencies and do not need volts. The
 Myo has no clock and no counter in the EMG notifications: ``seq`` counts notifications and
-``t0`` follows the host's arrival time of the first notification after each connection.
+``t0`` follows the host's arrival time of the first notification after each connection
+(and after notifications lost by the source, which also leave a hole in ``seq``).
 
 At 200 Hz the EMG band ends at 100 Hz (Nyquist); the band-pass is clipped to 0.45 fs = 90
 Hz (monitor/dsp/filters.py), so MDF is computed over 20-90 Hz instead of 20-450 Hz.
@@ -114,12 +115,15 @@ class MyoEmg:
             cmds.append(Command(COMMAND, never_sleep(), "set sleep mode (never)"))
         return tuple(cmds)
 
-    def check_response(self, command: Command, payload: bytes) -> None:
+    def check_response(self, command: Command, payload: bytes) -> Sequence[Command]:
         # The Myo acknowledges a command by the write response alone.
         raise BleDeviceError(self.sensor, command.what, "the Myo sends no command answers")
 
     def restart(self) -> None:
         self.timeline.restart()
+
+    def lost(self, notifications: int) -> None:
+        self.timeline.lost(notifications)
 
     def decode(self, uuid: str, payload: bytes, received: float) -> SampleBlock:
         if uuid.lower() not in EMG_DATA:

@@ -18,12 +18,18 @@ Data (notify)::
 
 Raw ACC frames carry x, y, z per sample as signed ints of 1, 2 or 3 bytes (frame type 0,
 1, 2) in milli-g. A delta-compressed frame starts with a reference sample (one signed
-value per channel, ``ceil(resolution / 8)`` bytes each), followed by blocks of
+16-bit value per channel, whatever the ``resolution`` setting: the SDK's ``AccData``
+parses the reference of compressed ACC frames at 16 bits), followed by blocks of
 ``bit width (1) | sample count (1) | count * channels * width bits``: bit-packed signed
 deltas, least significant bit first, x y z of a sample in turn, each sample being the
 previous one plus its deltas. The reference is the first sample of the frame. Compressed
 type 1 values times the start response's factor are milli-g; compressed type 0 values
 times the factor are g.
+
+Start sequence (as the SDK does it): subscribe to the data characteristic first (so the
+first frames are not lost), then write the start request; an ``ERROR_ALREADY_IN_STATE``
+answer (the device still streams from an earlier link) is followed by a stop request and
+a fresh start, whose answer carries the factor the frames need.
 """
 
 from __future__ import annotations
@@ -84,6 +90,8 @@ G_MS2 = 9.80665
 ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
 HEADER = struct.Struct("<BQB")  # measurement type, timestamp ns, frame type
 MAX_SAMPLES_PER_FRAME = 4096
+#: Bytes per channel of the reference sample of a delta-compressed ACC frame (AccData).
+DELTA_REFERENCE_BYTES = 2
 
 
 def status_name(code: int) -> str:
@@ -184,9 +192,10 @@ def _signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value & (1 << (bits - 1)) else value
 
 
-def decode_delta(content: bytes, channels: int, resolution: int) -> npt.NDArray[np.int64]:
-    """A delta-compressed frame body -> samples (n, channels), reference sample first."""
-    ref_size = (resolution + 7) // 8
+def decode_delta(content: bytes, channels: int) -> npt.NDArray[np.int64]:
+    """A delta-compressed frame body -> samples (n, channels), reference sample first
+    (16-bit signed per channel)."""
+    ref_size = DELTA_REFERENCE_BYTES
     if len(content) < channels * ref_size:
         raise DecodeError(
             "truncated", f"{len(content)} bytes, the reference alone is {channels * ref_size}"
@@ -223,7 +232,7 @@ def decode_delta(content: bytes, channels: int, resolution: int) -> npt.NDArray[
     return np.vstack(rows)
 
 
-def parse_frame(payload: bytes, channels: int = 3, resolution: int = 16) -> PmdFrame:
+def parse_frame(payload: bytes, channels: int = 3) -> PmdFrame:
     if len(payload) < HEADER.size:
         raise DecodeError("truncated", f"{len(payload)} bytes, the PMD header alone is 10")
     measurement, ts, ftype = HEADER.unpack_from(payload)
@@ -233,7 +242,7 @@ def parse_frame(payload: bytes, channels: int = 3, resolution: int = 16) -> PmdF
     if compressed:
         if kind not in (0, 1):
             raise DecodeError("bad_frame_type", f"compressed frame type {kind}")
-        samples = decode_delta(content, channels, resolution)
+        samples = decode_delta(content, channels)
     else:
         if kind not in (0, 1, 2):
             raise DecodeError("bad_frame_type", f"raw frame type {kind}")
@@ -275,14 +284,13 @@ def encode_delta(
     timestamp_ns: int,
     samples: npt.NDArray[np.integer[Any]],
     block: int = 8,
-    resolution: int = 16,
     frame_type: int = 1,
     measurement: int = MEASUREMENT_ACC,
 ) -> bytes:
     """Samples (n, channels) -> one compressed frame, ``block`` samples per delta block,
-    each block with the smallest bit width that holds its deltas."""
+    each block with the smallest bit width that holds its deltas (16-bit reference)."""
     s = np.asarray(samples, dtype=np.int64)
-    ref_size = (resolution + 7) // 8
+    ref_size = DELTA_REFERENCE_BYTES
     out = bytearray(HEADER.pack(measurement, timestamp_ns, 0x80 | frame_type))
     for v in s[0]:
         out += int(v).to_bytes(ref_size, "little", signed=True)
@@ -343,6 +351,7 @@ class PolarAcc:
         self.options = options or PolarOptions()
         self.fs = float(self.options.rate_hz)
         self.factor = 1.0
+        self.started = False  # a start answer (and its factor) was seen this session
         self.seq = 0
         self._last_ts: int | None = None
         self._next_t0 = 0.0
@@ -362,46 +371,82 @@ class PolarAcc:
     def control_uuids(self) -> Sequence[str]:
         return (PMD_CONTROL,)
 
-    def start_commands(self) -> Sequence[Command]:
+    def _start(self, retry: bool = False) -> Command:
         o = self.options
-        return (
-            Command(
-                PMD_CONTROL,
-                start_request(MEASUREMENT_ACC, o.rate_hz, o.range_g, o.resolution),
-                f"start ACC at {o.rate_hz} Hz, {o.range_g} g",
-                response_uuid=PMD_CONTROL,
-            ),
+        return Command(
+            PMD_CONTROL,
+            start_request(MEASUREMENT_ACC, o.rate_hz, o.range_g, o.resolution),
+            f"start ACC at {o.rate_hz} Hz, {o.range_g} g" + (" (again)" if retry else ""),
+            response_uuid=PMD_CONTROL,
+            retry=retry,
         )
 
-    def check_response(self, command: Command, payload: bytes) -> None:
+    def start_commands(self) -> Sequence[Command]:
+        """Called once per connection: until its start is answered, compressed frames
+        (which need the answer's factor) are refused."""
+        self.started = False
+        return (self._start(),)
+
+    def check_response(self, command: Command, payload: bytes) -> Sequence[Command]:
         try:
             resp = parse_response(payload)
         except DecodeError as exc:
             raise BleDeviceError(self.sensor, command.what, f"unreadable answer: {exc}") from exc
-        if resp.op != command.payload[0]:
+        op, measurement = command.payload[0], command.payload[1]
+        if resp.op != op:
+            raise BleDeviceError(self.sensor, command.what, f"answer to op {resp.op}, not {op}")
+        if resp.measurement != measurement:
             raise BleDeviceError(
-                self.sensor, command.what, f"answer to op {resp.op}, not {command.payload[0]}"
+                self.sensor,
+                command.what,
+                f"answer for measurement type {resp.measurement}, not {measurement}",
             )
-        if resp.status_name == "ERROR_ALREADY_IN_STATE":
-            return  # streaming already (a reconnection before the device noticed): fine
+        if op == OP_STOP:
+            if resp.ok or resp.status_name == "ERROR_ALREADY_IN_STATE":  # stopped already
+                return ()
+            raise BleDeviceError(self.sensor, command.what, resp.status_name)
+        if resp.status_name == "ERROR_ALREADY_IN_STATE" and not command.retry:
+            # Still streaming from an earlier link, with settings (and a factor) we did not
+            # see: stop it and start afresh, as the SDK does.
+            return (
+                Command(
+                    PMD_CONTROL,
+                    stop_request(measurement),
+                    "stop ACC (it was already on)",
+                    response_uuid=PMD_CONTROL,
+                ),
+                self._start(retry=True),
+            )
         if not resp.ok:
             raise BleDeviceError(self.sensor, command.what, resp.status_name)
         try:
             self.factor = factor_of(parse_settings(resp.parameters))
         except DecodeError:
             self.factor = 1.0  # parameters are optional; raw frames do not need them
+        self.started = True
+        return ()
 
     def restart(self) -> None:
         self._last_ts = None
 
+    def lost(self, notifications: int) -> None:
+        # The device timestamp would show the hole too; re-anchor at it and skip seq, so
+        # the gap never depends on how far the timestamp jumped.
+        self._last_ts = None
+        self.seq += notifications
+
     def decode(self, uuid: str, payload: bytes, received: float) -> SampleBlock:
         try:
-            frame = parse_frame(payload, 3, self.options.resolution)
+            frame = parse_frame(payload, 3)
         except DecodeError as exc:
             raise DecodeError(exc.reason, exc.detail, self.sensor) from exc
         if frame.measurement != MEASUREMENT_ACC:
             raise DecodeError(
                 "bad_measurement", f"measurement type {frame.measurement}, not ACC (2)", self.sensor
+            )
+        if frame.compressed and not self.started:
+            raise DecodeError(
+                "no_factor", "compressed frame before the start answer gave its factor", self.sensor
             )
         n = frame.samples.shape[0]
         t_last = frame.timestamp_ns * 1e-9

@@ -12,11 +12,16 @@ Frames are decimated per stream (sensor, modality) to one every ``frame_interval
 wall time: a chart cannot show more, and at a 10x replay speed or with a 200-sensor fleet
 it keeps the browser's work bounded. Events are never decimated.
 
+A tick makes at most two messages, whatever happens in it: one ``frames`` and one
+``events`` carrying all of the tick's events. One message per event would let a single
+tick overflow every queue: a broker outage with 200 sensors raises ~1,600
+``signal_lost`` events at once, and every client would be dropped for it.
+
 Message format (JSON text, see docs/api.md):
 
 * ``{"type": "frames", "frames": [{"sensor", "modality", "t", "wall", "channels":
   {name: {feature: value | null, ..., "quality": str, "active": bool | null}}}]}``
-* ``{"type": "event", "event": <Event JSON>}``
+* ``{"type": "events", "events": [<Event JSON>, ...]}`` (in the order raised)
 """
 
 from __future__ import annotations
@@ -118,7 +123,8 @@ class LiveHub:
         messages: list[str] = []
         if chosen:
             messages.append(_dumps({"type": "frames", "frames": chosen}))
-        messages.extend(_dumps({"type": "event", "event": e.to_dict()}) for e in events)
+        if events:
+            messages.append(_dumps({"type": "events", "events": [e.to_dict() for e in events]}))
         for message in messages:
             self.broadcast(message)
 

@@ -123,22 +123,30 @@ class Store:
                     )
 
     def events(
-        self, sensor: str | None = None, since: float | None = None, limit: int = 100
+        self,
+        sensor: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        until: float | None = None,
     ) -> list[Event]:
-        """Newest last; ``since`` is a wall-clock time in seconds (stored_at)."""
+        """Newest last: the newest events stored in ``since < stored_at < until``
+        (wall-clock seconds, each bound optional), at most ``limit`` of them except that
+        events stored together (one tick's) are never split (see ``_page``)."""
         with self._lock:
-            sql = "SELECT body FROM events WHERE 1=1"
+            where = "1=1"
             args: list[Any] = []
             if sensor is not None:
-                sql += " AND sensor = ?"
+                where += " AND sensor = ?"
                 args.append(sensor)
             if since is not None:
-                sql += " AND stored_at > ?"
+                where += " AND stored_at > ?"
                 args.append(since)
-            sql += " ORDER BY stored_at DESC, rowid DESC LIMIT ?"
-            args.append(limit)
-            rows = self._db.execute(sql, args).fetchall()
-            return [Event.from_json(body) for (body,) in reversed(rows)]
+            if until is not None:
+                where += " AND stored_at < ?"
+                args.append(until)
+            select = "SELECT stored_at, body FROM events"
+            rows = _page(self._db, select, "stored_at", where, args, limit)
+            return [Event.from_json(body) for _, body in reversed(rows)]
 
     def count_events(self) -> int:
         with self._lock:
@@ -164,20 +172,29 @@ class Store:
                     )
 
     def features(
-        self, sensor: str, since: float | None = None, limit: int = 500
+        self,
+        sensor: str,
+        since: float | None = None,
+        limit: int = 500,
+        until: float | None = None,
     ) -> list[dict[str, Any]]:
+        """Oldest first: the newest rows with ``since < wall < until`` (each bound
+        optional), at most ``limit`` except that rows stored together (a stream's channels)
+        are never split (see ``_page``)."""
         with self._lock:
-            sql = "SELECT modality, channel, t, wall, body FROM features WHERE sensor = ?"
+            where = "sensor = ?"
             args: list[Any] = [sensor]
             if since is not None:
-                sql += " AND wall > ?"
+                where += " AND wall > ?"
                 args.append(since)
-            sql += " ORDER BY wall DESC, rowid DESC LIMIT ?"
-            args.append(limit)
-            rows = self._db.execute(sql, args).fetchall()
+            if until is not None:
+                where += " AND wall < ?"
+                args.append(until)
+            select = "SELECT wall, modality, channel, t, body FROM features"
+            rows = _page(self._db, select, "wall", where, args, limit)
             return [
                 {"modality": m, "channel": c, "t": t, "wall": w, **json.loads(b)}
-                for m, c, t, w, b in reversed(rows)
+                for w, m, c, t, b in reversed(rows)
             ]
 
     # -- detector state ------------------------------------------------------------
@@ -202,6 +219,29 @@ class Store:
                 (sensor, modality),
             ).fetchone()
             return None if row is None else dict(json.loads(row[0]))
+
+
+def _page(
+    db: sqlite3.Connection, select: str, time_col: str, where: str, args: list[Any], limit: int
+) -> list[Any]:
+    """The newest rows (newest first; ``select`` puts ``time_col`` first) of a history page.
+
+    Rows stored in one go share their time, and a page that ended inside such a group
+    could not be continued: ``until`` = its oldest time would skip the rest of the group.
+    So a full page drops a group it would cut; if that group alone fills the page, the
+    page is that whole group (more than ``limit`` rows). Either way the next page,
+    ``until`` = the oldest time of this one, starts exactly where this one stops.
+    """
+    order = f" ORDER BY {time_col} DESC, rowid DESC"
+    rows = db.execute(f"{select} WHERE {where}{order} LIMIT ?", [*args, limit + 1]).fetchall()
+    if len(rows) <= limit or rows[limit - 1][0] != rows[limit][0]:
+        return rows[:limit]
+    boundary = rows[limit][0]
+    whole = [r for r in rows[:limit] if r[0] != boundary]
+    if whole:
+        return whole
+    sql = f"{select} WHERE {where} AND {time_col} = ?{order}"
+    return db.execute(sql, [*args, boundary]).fetchall()
 
 
 def _num(v: Any) -> float | None:

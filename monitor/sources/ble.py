@@ -2,15 +2,26 @@
 
 ``BleSource`` is an async context manager that owns one task, the connection loop, and an
 async iterator of ``SampleBlock``. The loop finds the device (``BleakScanner``, by address
-or advertised-name prefix), connects (``BleakClient``), runs the driver's start sequence
-(subscribe to answer characteristics, write each command, judge each answer), subscribes
-to the data characteristics and waits for the disconnection; then it waits a capped,
-jittered backoff and starts again, start sequence included.
+or advertised-name prefix), connects (``BleakClient``), subscribes to the answer and data
+characteristics, runs the driver's start sequence (write each command, judge each answer)
+and waits for the disconnection or a stall (no notification for ``ble.stall_s``); then it
+waits a capped, jittered backoff and starts again, start sequence included.
+
+The whole connect/subscribe/start phase is bounded by ``ble.start_timeout_s``. Every
+failure of a session is retried after the backoff: BLE and device errors and timeouts
+are expected (``last_error``), anything else is a bug in a driver or backend, logged with
+its traceback and counted (``failures``), but it never ends the loop of this device (nor
+the service); only cancellation does. The backoff is reset only after a session streamed
+for ``stable_s`` (10 s), so a link that connects and drops at once is retried with growing
+delays.
 
 bleak delivers notifications through callbacks on the event loop. The callback only
 appends ``(uuid, bytes, arrival time)`` to a bounded deque (the oldest is dropped and
 counted when the consumer falls behind: a slow consumer never blocks the BLE stack) and
-wakes the iterator; decoding happens in ``__anext__``, outside the callback.
+wakes the iterator; decoding happens in ``__anext__``, outside the callback. Dropped
+notifications are reported to the driver (``lost``) before the next one is decoded, and
+a new connection (``restart``) only when its first notification is decoded, so the
+pipeline sees a gap exactly where data is missing, never a splice.
 
 A lost link is reported at once through ``on_lost`` (the service passes
 ``Pipeline.mark_lost``: ``signal_lost`` on the next tick; without it, silence raises it
@@ -31,7 +42,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -59,16 +70,31 @@ class BleBackend:
 
 
 DEFAULT_BACKEND = BleBackend()
-#: What the connection loop survives (and retries after a backoff). Anything else is a bug.
+#: Expected failures of a session (retried after a backoff, reported in ``last_error``).
+#: Anything else is a bug, retried too, but logged with its traceback and counted.
 TRANSIENT = (BleakError, BleDeviceError, TimeoutError, OSError, EOFError)
+#: A session that streamed this long resets the reconnect backoff.
+STABLE_S = 10.0
+
+
+class _Note(NamedTuple):
+    """One queued notification."""
+
+    uuid: str
+    payload: bytes
+    received: float  # wall clock, for drivers without a clock of their own
+    session: int  # which connection it came from
+    lost_before: int  # notifications dropped just before this one
 
 
 class BleSource:
     """One configured BLE device as a source of ``SampleBlock``s.
 
     ``async with BleSource(...) as src: async for block in src: ...``. Counters:
-    ``connections``, ``disconnects``, ``dropped`` (notifications lost to the bounded
-    queue), ``decode_errors`` by reason; ``connected`` is set while streaming.
+    ``attempts`` (sessions begun), ``connections`` (sessions that streamed),
+    ``disconnects`` (streaming links lost or stalled), ``stalls``, ``failures``
+    (unexpected errors), ``dropped`` (notifications lost to the bounded queue),
+    ``decode_errors`` by reason; ``connected`` is set while streaming.
     """
 
     def __init__(
@@ -80,6 +106,7 @@ class BleSource:
         clock: Callable[[], float] = time.time,
         key: str = "ble.devices[0]",
         on_lost: Callable[[str], None] | None = None,
+        stable_s: float = STABLE_S,
     ) -> None:
         self.device = device
         # Told the moment the link drops (the pipeline then says signal_lost on its next
@@ -89,16 +116,26 @@ class BleSource:
         self.driver = driver or make_driver(device.driver, device.sensor, device.options, key)
         self.backend = backend
         self.clock = clock
+        self.stable_s = stable_s
+        self.backoff = Backoff(cap=settings.backoff_max_s)
         self.connected = asyncio.Event()
+        self.attempts = 0
         self.connections = 0
         self.disconnects = 0
+        self.stalls = 0
+        self.failures = 0
         self.dropped = 0
         self.decode_errors: Counter[str] = Counter()
         self.last_error: str = ""
-        self._queue: deque[tuple[str, bytes, float]] = deque(maxlen=settings.queue_size)
+        self._queue: deque[_Note] = deque(maxlen=settings.queue_size)
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._client: BleakClient | None = None
+        self._session_id = 0  # of the connection now streaming
+        self._decoded_session = 0  # of the last notification decoded
+        self._lost_carry = 0  # undecodable notifications, reported with the next one
+        self._first_rx: float | None = None  # loop time of this session's notifications
+        self._last_rx = 0.0
+        self._step = ""
 
     @property
     def sensor(self) -> str:
@@ -107,8 +144,11 @@ class BleSource:
     def status(self) -> dict[str, object]:
         return {
             "connected": self.connected.is_set(),
+            "attempts": self.attempts,
             "connections": self.connections,
             "disconnects": self.disconnects,
+            "stalls": self.stalls,
+            "failures": self.failures,
             "dropped": self.dropped,
             "decode_errors": dict(self.decode_errors),
             "last_error": self.last_error,
@@ -149,30 +189,49 @@ class BleSource:
                     raise StopAsyncIteration
                 self._ready.clear()
                 await self._ready.wait()
-            uuid, payload, received = self._queue.popleft()
+            note = self._queue.popleft()
+            if note.session != self._decoded_session:
+                self._decoded_session = note.session
+                self._lost_carry = 0  # the new anchor covers it
+                self.driver.restart()  # the first notification of a new connection
+            lost = note.lost_before + self._lost_carry
+            if lost:
+                self._lost_carry = 0
+                self.driver.lost(lost)
             try:
-                return self.driver.decode(uuid, payload, received)
+                return self.driver.decode(note.uuid, note.payload, note.received)
             except DecodeError as exc:
+                self._lost_carry += 1  # its samples are missing: a hole, not a splice
                 n = self.decode_errors[exc.reason] = self.decode_errors[exc.reason] + 1
                 if n in (1, 10, 100, 1000) or n % 10_000 == 0:
                     log.warning("%s: notification dropped (%d so far): %s", self.sensor, n, exc)
 
     # -- the connection loop --------------------------------------------------------------
     async def _run(self) -> None:
-        backoff = Backoff(cap=self.settings.backoff_max_s)
+        """Sessions one after the other, for ever: only cancellation ends the loop."""
         while True:
+            self._first_rx = None
             try:
-                await self._session(backoff)
+                await self._session()
+            except TRANSIENT as exc:
+                self.last_error = str(exc) or type(exc).__name__
+                log.warning("%s: %s", self.sensor, self.last_error)
+            except Exception as exc:  # a bug (driver, backend): this device retries
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: BLE session failed unexpectedly; retrying", self.sensor)
+            finally:
+                streamed = self.connected.is_set()
+                self.connected.clear()
+            if streamed:
                 self.disconnects += 1
                 if self.on_lost is not None:
                     self.on_lost(self.sensor)
                 log.warning("%s: BLE link lost; reconnecting", self.sensor)
-            except TRANSIENT as exc:
-                self.last_error = str(exc) or type(exc).__name__
-                log.warning("%s: %s", self.sensor, self.last_error)
-            finally:
-                self.connected.clear()
-            delay = backoff.next()
+            first = self._first_rx
+            if first is not None and self._last_rx - first >= self.stable_s:
+                self.backoff.reset()  # it streamed long enough: a fresh problem
+            delay = self.backoff.next()
             log.info("%s: next BLE attempt in %.1f s", self.sensor, delay)
             await asyncio.sleep(delay)
 
@@ -199,8 +258,9 @@ class BleSource:
             raise BleDeviceError(self.sensor, "scan", f"{what} not found")
         return found
 
-    async def _session(self, backoff: Backoff) -> None:
-        """One connection, from scan to disconnection."""
+    async def _session(self) -> None:
+        """One connection, from scan to disconnection (or stall)."""
+        self.attempts += 1
         target = await self._find()
         lost = asyncio.Event()
         client = BleakClient(
@@ -209,20 +269,54 @@ class BleSource:
             timeout=self.settings.connect_timeout_s,
             backend=self.backend.client,
         )
-        async with client:
-            self.driver.restart()
-            await self._start(client)
-            for uuid in self.driver.data_uuids:
-                await client.start_notify(uuid, self._notified)
+        limit = self.settings.start_timeout_s
+        try:
+            try:
+                async with asyncio.timeout(limit):
+                    self._step = "connect"
+                    await client.connect()
+                    self._session_id += 1
+                    await self._start(client)
+            except TimeoutError as exc:
+                raise BleDeviceError(self.sensor, self._step, f"not done in {limit:g} s") from exc
             self.connections += 1
             self.connected.set()
-            backoff.reset()
             log.info(
                 "%s: streaming from %s (%s driver)", self.sensor, target.address, self.driver.name
             )
-            await lost.wait()
+            await self._watch(lost)
+        finally:
+            await self._close(client)
+
+    async def _watch(self, lost: asyncio.Event) -> None:
+        """Until the link drops, or no notification came for ``stall_s`` (then return:
+        the caller disconnects and starts again)."""
+        stall = self.settings.stall_s
+        self._last_rx = max(self._last_rx, time.monotonic())
+        while not lost.is_set():
+            quiet_for = time.monotonic() - self._last_rx
+            if quiet_for >= stall:
+                self.stalls += 1
+                self.last_error = f"no data for {stall:g} s: restarting the link"
+                log.warning("%s: %s", self.sensor, self.last_error)
+                return
+            try:
+                async with asyncio.timeout(stall - quiet_for):
+                    await lost.wait()
+            except TimeoutError:
+                pass
+
+    async def _close(self, client: BleakClient) -> None:
+        """Disconnect, best effort and bounded: the link may be gone already."""
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                await client.disconnect()
+        except Exception as exc:
+            log.debug("%s: disconnect: %s", self.sensor, exc)
 
     async def _start(self, client: BleakClient) -> None:
+        """Subscribe to the answers and the data (before the start commands, as the
+        vendors' SDKs do: the first frames follow the start at once), then the commands."""
         answers: dict[str, asyncio.Queue[bytes]] = {}
         for uuid in self.driver.control_uuids:
             queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -233,22 +327,36 @@ class BleSource:
             ) -> None:
                 queue.put_nowait(bytes(data))
 
+            self._step = f"subscribe to {uuid}"
             await client.start_notify(uuid, answered)
-        for command in self.driver.start_commands():
-            try:
-                async with asyncio.timeout(self.settings.start_timeout_s):
-                    await client.write_gatt_char(command.uuid, command.payload, response=True)
-                    if command.response_uuid is not None:
-                        answer = await answers[command.response_uuid.lower()].get()
-                        self.driver.check_response(command, answer)
-            except TimeoutError as exc:
-                raise BleDeviceError(self.sensor, command.what, "no answer in time") from exc
+        for uuid in self.driver.data_uuids:
+            self._step = f"subscribe to {uuid}"
+            await client.start_notify(uuid, self._notified)
+        pending = deque(self.driver.start_commands())
+        while pending:
+            command = pending.popleft()
+            self._step = command.what
+            await client.write_gatt_char(command.uuid, command.payload, response=True)
+            if command.response_uuid is not None:
+                answer = await answers[command.response_uuid.lower()].get()
+                pending.extendleft(reversed(self.driver.check_response(command, answer)))
 
     def _notified(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
         """bleak's callback: enqueue and wake the consumer, nothing else."""
-        if len(self._queue) == self._queue.maxlen:
-            self.dropped += 1  # deque drops the oldest on append
-        self._queue.append((char.uuid, bytes(data), self.clock()))
+        queue = self._queue
+        now = time.monotonic()
+        if self._first_rx is None:
+            self._first_rx = now
+        self._last_rx = now
+        note = _Note(char.uuid, bytes(data), self.clock(), self._session_id, 0)
+        if len(queue) == queue.maxlen:
+            self.dropped += 1
+            oldest = queue.popleft()
+            queue.append(note)
+            head = queue[0]  # follows the dropped one: the driver must see the hole
+            queue[0] = head._replace(lost_before=head.lost_before + oldest.lost_before + 1)
+        else:
+            queue.append(note)
         self._ready.set()
 
 

@@ -7,15 +7,18 @@ and constructs them itself, so the classes must know their radio without a globa
 scanner turns bumble advertisements into bleak ``AdvertisementData``; the client maps
 bleak's calls onto bumble's GATT client (discover, read, write, subscribe) and reports
 an unsolicited disconnection through bleak's disconnected callback, as the platform
-backends do.
+backends do. Every bumble error (an ATT error response, a dropped link, a bumble
+timeout) leaves the backend as ``BleakError``, bleak's error contract, so the monitor
+sees the exception types a platform backend would raise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bleak.args import SizedBuffer
@@ -53,6 +56,15 @@ _PROPERTY_NAMES: tuple[tuple[int, CharacteristicPropertyName], ...] = (
 def uuid_str(value: Any) -> str:
     """A bumble UUID (16-bit or 128-bit) -> bleak's form: lower-case 128-bit text."""
     return str(uuid.UUID(bytes=bytes(reversed(value.to_bytes(force_128=True)))))
+
+
+@contextlib.contextmanager
+def bleak_errors(what: str) -> Iterator[None]:
+    """Re-raise any bumble error as ``BleakError`` (what a bleak backend may raise)."""
+    try:
+        yield
+    except core.BaseBumbleError as exc:
+        raise BleakError(f"bumble: {what}: {exc}") from exc
 
 
 def bumble_backend(air: VirtualAir) -> BleBackend:
@@ -110,15 +122,17 @@ class BumbleScanner(BaseBleakScanner):
 
     async def start(self) -> None:
         self.seen_devices = {}
-        self._device = await self.radio.central()
-        self._device.on("advertisement", self._on_advertisement)
-        await self._device.start_scanning(filter_duplicates=False)
+        with bleak_errors("start scanning"):
+            self._device = await self.radio.central()
+            self._device.on("advertisement", self._on_advertisement)
+            await self._device.start_scanning(filter_duplicates=False)
 
     async def stop(self) -> None:
         if self._device is not None:
             self._device.remove_listener("advertisement", self._on_advertisement)
             if self._device.scanning:
-                await self._device.stop_scanning()
+                with bleak_errors("stop scanning"):
+                    await self._device.stop_scanning()
 
 
 class BumbleClient(BaseBleakClient):
@@ -157,7 +171,8 @@ class BumbleClient(BaseBleakClient):
         return self._connection is not None
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
-        central = await self.radio.central()
+        with bleak_errors("power on the central"):
+            central = await self.radio.central()
         target = self._peer_address or Address(self.address)
         try:
             async with asyncio.timeout(self._timeout), self.radio.connect_lock:
@@ -177,14 +192,16 @@ class BumbleClient(BaseBleakClient):
             await self._drop()
             raise
 
-    async def _drop(self) -> None:
+    async def _drop(self, quiet: bool = True) -> None:
         if self._connection is not None:
             self._closing = True
             connection, self._connection = self._connection, None
             try:
                 await connection.disconnect()
-            except core.BaseBumbleError as exc:  # already gone: nothing left to close
-                log.debug("disconnect of %s: %s", self.address, exc)
+            except core.BaseBumbleError as exc:
+                if connection.handle in connection.device.connections and not quiet:
+                    raise BleakError(f"bumble: disconnect: {exc}") from exc
+                log.debug("disconnect of %s: %s", self.address, exc)  # already gone
 
     def _on_disconnection(self, reason: int) -> None:
         unsolicited = not self._closing
@@ -216,8 +233,10 @@ class BumbleClient(BaseBleakClient):
         return self._peer
 
     async def disconnect(self) -> None:
-        await self._drop()
-        self._peer = None
+        try:
+            await self._drop(quiet=False)
+        finally:
+            self._peer = None
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         raise BleakError("pairing is not supported by the bumble test backend")
@@ -229,25 +248,29 @@ class BumbleClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         peer = self._require_peer()
-        return bytearray(await peer.read_value(characteristic.obj))
+        with bleak_errors(f"read {characteristic.uuid}"):
+            return bytearray(await peer.read_value(characteristic.obj))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         peer = self._require_peer()
-        return bytearray(await peer.read_value(descriptor.obj))
+        with bleak_errors(f"read descriptor {descriptor.uuid}"):
+            return bytearray(await peer.read_value(descriptor.obj))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         peer = self._require_peer()
-        await peer.write_value(characteristic.obj, bytes(data), with_response=response)
+        with bleak_errors(f"write {characteristic.uuid}"):
+            await peer.write_value(characteristic.obj, bytes(data), with_response=response)
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
     ) -> None:
         peer = self._require_peer()
-        await peer.write_value(descriptor.obj, bytes(data), with_response=True)
+        with bleak_errors(f"write descriptor {descriptor.uuid}"):
+            await peer.write_value(descriptor.obj, bytes(data), with_response=True)
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
@@ -258,10 +281,12 @@ class BumbleClient(BaseBleakClient):
             callback(bytearray(value))
 
         self._subscribers[characteristic.handle] = deliver  # kept for stop_notify
-        await peer.subscribe(characteristic.obj, deliver, prefer_notify=True)
+        with bleak_errors(f"subscribe to {characteristic.uuid}"):
+            await peer.subscribe(characteristic.obj, deliver, prefer_notify=True)
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         peer = self._require_peer()
-        await peer.unsubscribe(
-            characteristic.obj, self._subscribers.pop(characteristic.handle, None)
-        )
+        with bleak_errors(f"unsubscribe from {characteristic.uuid}"):
+            await peer.unsubscribe(
+                characteristic.obj, self._subscribers.pop(characteristic.handle, None)
+            )

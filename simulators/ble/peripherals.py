@@ -14,6 +14,10 @@ Each streams a signal (channels x samples, physical units) at its real rate time
 real sensor: samples sent while nobody subscribes are lost. ``drop()`` cuts the link from
 the peripheral's side (the disconnect tests). A peripheral is an async context manager
 that owns its streaming task.
+
+Faults for tests: ``reject_writes`` (an ATT error code) makes every command write fail
+with that error response; ``VirtualPolar.mute`` leaves start requests unanswered and
+``VirtualPolar.status`` answers them with a control-point error code.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from bumble import gatt
+from bumble import att, gatt
 from bumble.core import UUID, AdvertisingData
 
 from monitor.decode import myo, polar
@@ -82,6 +86,9 @@ class VirtualPeripheral:
         self.position = 0  # samples since power-on: the device clock
         self.sent = 0  # notifications sent
         self.starts = 0  # start commands honoured
+        self.first_sent: int | None = None  # signal index of the first sample notified
+        #: An ATT error code: every command write is refused with it (None: accepted).
+        self.reject_writes: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.finished = asyncio.Event()
@@ -127,6 +134,11 @@ class VirtualPeripheral:
     def _on_disconnection(self, *_: Any) -> None:
         self.streaming = False  # a real sensor stops its measurement when the link goes
 
+    def refuse(self) -> None:
+        """Called by the write handlers: the configured ATT error response, if any."""
+        if self.reject_writes is not None:
+            raise att.ATT_Error(self.reject_writes)
+
     def later(self, coro: Any) -> None:
         """Run ``coro`` after the current GATT request is answered (a kept task)."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -158,6 +170,8 @@ class VirtualPeripheral:
                 chunk = self.signal[:, start : start + n]
                 self.position += n
                 if self.streaming and self.device.connections:
+                    if self.first_sent is None:
+                        self.first_sent = start
                     await self.send(chunk, self.position)
                     self.sent += 1
 
@@ -177,11 +191,19 @@ class VirtualPolar(VirtualPeripheral):
         loop: bool = True,
         compressed: bool = False,
         frame_samples: int = 36,
+        factor: float = 1.0,
     ) -> None:
         super().__init__(device, signal, fs, speed, loop)
         self.compressed = compressed
         self.frame_samples = frame_samples
+        #: The start response's factor: compressed frames carry milli-g / factor.
+        self.factor = factor
         self.range_g = 8
+        self.mute = False  # True: start requests get no answer
+        self.status: int | None = None  # a status code to answer start requests with
+        self.requests: list[bytes] = []  # every control point request, in order
+        #: For each start request: was the data characteristic subscribed already?
+        self.subscribed_at_start: list[bool] = []
         self.control: gatt.Characteristic[bytes] = gatt.Characteristic(
             polar.PMD_CONTROL,
             PROPS.READ | PROPS.WRITE | PROPS.INDICATE,
@@ -218,6 +240,9 @@ class VirtualPolar(VirtualPeripheral):
             settings = polar.parse_settings(request[2:])
         except DecodeError:
             return bytes([polar.RESPONSE_CODE, op, kind, 5])
+        self.subscribed_at_start.append(self._data_subscribed())
+        if self.status is not None:
+            return bytes([polar.RESPONSE_CODE, op, kind, self.status])
         if self.streaming:
             return bytes([polar.RESPONSE_CODE, op, kind, 6])
         if settings.get(polar.SETTING_SAMPLE_RATE, [0])[0] != int(self.fs):
@@ -228,12 +253,32 @@ class VirtualPolar(VirtualPeripheral):
         self.range_g = range_g
         self.streaming = True
         self.starts += 1
-        factor = struct.pack("<f", 1.0)
+        factor = struct.pack("<f", self.factor)
         return bytes([polar.RESPONSE_CODE, op, kind, 0, 0, polar.SETTING_FACTOR, 1]) + factor
 
+    def _data_subscribed(self) -> bool:
+        handle = self.data.handle
+        return any(
+            bool(cccds.get(handle, b"\0")[0] & 1)
+            for cccds in self.device.gatt_server.subscribers.values()
+        )
+
     def _on_control(self, connection: Any, value: bytes) -> None:
+        self.refuse()
+        self.requests.append(bytes(value))
+        if self.mute:
+            return
+        was_streaming = self.streaming
         response = self.answer(bytes(value))
-        self.later(self.device.indicate_subscriber(connection, self.control, response))
+        starts = self.streaming and not was_streaming
+        self.streaming = was_streaming and self.streaming  # a start: after the answer
+        self.later(self._indicate(connection, response, starts))
+
+    async def _indicate(self, connection: Any, response: bytes, start: bool) -> None:
+        """The answer first, then the frames (as a real device: the factor comes first)."""
+        await self.device.indicate_subscriber(connection, self.control, response)
+        if start:
+            self.streaming = True
 
     async def send(self, chunk: npt.NDArray[np.float64], end: int) -> None:
         limit = 32767
@@ -241,7 +286,7 @@ class VirtualPolar(VirtualPeripheral):
         timestamp = POLAR_EPOCH_BASE_NS + round((end - 1) / self.fs * 1e9)
         samples = milli_g.T
         payload = (
-            polar.encode_delta(timestamp, samples, block=12)
+            polar.encode_delta(timestamp, np.rint(samples / self.factor).astype(np.int64), block=12)
             if self.compressed
             else polar.encode_raw(timestamp, samples)
         )
@@ -284,6 +329,7 @@ class VirtualMyo(VirtualPeripheral):
         ]
 
     def _on_command(self, connection: Any, value: bytes) -> None:
+        self.refuse()
         value = bytes(value)
         if len(value) >= 2 and value[0] == myo.CMD_SET_MODE and value[1] == 3 and len(value) == 5:
             self.mode = value[2:5]
@@ -334,6 +380,7 @@ class VirtualGeneric(VirtualPeripheral):
         return [gatt.Service(self.service_uuid, [self.notify, self.control])]
 
     def _on_start(self, connection: Any, value: bytes) -> None:
+        self.refuse()
         self.streaming = bytes(value) == self.start
         self.starts += int(self.streaming)
 

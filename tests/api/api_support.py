@@ -110,8 +110,12 @@ def build_app(fed: Fed, token: str = "", **kwargs: object) -> FastAPI:
     )
 
 
-def connect(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+def connect(
+    app: FastAPI, token: str | None = None, base_url: str = "http://127.0.0.1:8080"
+) -> httpx.AsyncClient:
+    """An in-process client. Its host must be one the app serves (the Guard refuses other
+    ``Host`` headers with 400): 127.0.0.1, as a browser on the machine would send."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
+        transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers
     )

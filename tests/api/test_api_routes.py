@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from api_support import TOKEN, Fed, build_app, connect
+
+import monitor.sinks.store as store_module
+from monitor.api import create_app
+from monitor.model import Event
+from monitor.sinks.store import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -158,11 +167,74 @@ async def test_features_history_paging_and_time_filter(client: httpx.AsyncClient
     assert walls == sorted(walls)
     assert {row["channel"] for row in rows} == {"emg_1", "emg_2"}
     assert all(math.isfinite(row["features"]["mdf_hz"]) for row in rows)
+    # arm's two channels are stored together (same wall): a page never splits them
     last3 = (await client.get("/api/sensors/arm/features", params={"limit": 3})).json()
-    assert last3 == rows[-3:]
+    assert last3 == rows[-2:]
+    last4 = (await client.get("/api/sensors/arm/features", params={"limit": 4})).json()
+    assert last4 == rows[-4:]
+    one = (await client.get("/api/sensors/arm/features", params={"limit": 1})).json()
+    assert one == rows[-2:]  # a group that alone fills the page comes whole
     since = rows[-5]["wall"]
     after = (await client.get("/api/sensors/arm/features", params={"since": since})).json()
     assert after == [row for row in rows if row["wall"] > since]
+
+
+@pytest.mark.parametrize("limit", [3, 4, 7])
+async def test_features_page_back_with_until_through_more_rows_than_limit(
+    client: httpx.AsyncClient, limit: int
+) -> None:
+    everything = (await client.get("/api/sensors/arm/features", params={"limit": 5000})).json()
+    assert len(everything) > 4 * limit
+    pages: list[list[dict[str, object]]] = []
+    params: dict[str, float | int] = {"limit": limit}
+    while True:
+        page = (await client.get("/api/sensors/arm/features", params=params)).json()
+        if not page:
+            break
+        assert len(page) <= limit
+        pages.append(page)
+        params["until"] = page[0]["wall"]  # the oldest row of this page
+    assert [row for page in reversed(pages) for row in page] == everything
+    middle = everything[len(everything) // 3]["wall"], everything[2 * len(everything) // 3]["wall"]
+    between = (
+        await client.get(
+            "/api/sensors/arm/features",
+            params={"since": middle[0], "until": middle[1], "limit": 5000},
+        )
+    ).json()
+    assert between == [r for r in everything if middle[0] < r["wall"] < middle[1]]
+
+
+async def test_alerts_page_back_with_until(
+    tmp_path: Path, fed: Fed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """25 events stored in ticks of one, two or three (as the service stores a tick's
+    events together), paged with limit 4: every event exactly once, in order."""
+    now = 1_800_000_000.0
+    monkeypatch.setattr(store_module, "time", SimpleNamespace(time=lambda: now))
+    stored: list[Event] = []
+    with Store(tmp_path / "alerts.db") as store:
+        for tick in range(12):
+            now += 0.1
+            wall = datetime.fromtimestamp(now - 0.003, UTC)
+            iso = wall.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            batch = [
+                Event("signal_lost", f"s{tick}", f"emg_{k}", "emg", 1.0, "lost", wall_time=iso)
+                for k in range(tick % 3 + 1)
+            ]
+            store.add_events(batch)
+            stored += batch
+        app = create_app(store=store, pipeline=fed.pipeline, hub=fed.hub, status=dict, token=TOKEN)
+        async with connect(app, TOKEN) as c:
+            pages = []
+            params: dict[str, float | int] = {"limit": 4}
+            while page := (await c.get("/api/alerts", params=params)).json():
+                assert len(page) <= 4
+                pages.append(page)
+                oldest = datetime.fromisoformat(page[0]["wall_time"].replace("Z", "+00:00"))
+                params["until"] = oldest.timestamp()
+    assert len(stored) > 4 * 4
+    assert [e["id"] for page in reversed(pages) for e in page] == [e.id for e in stored]
 
 
 @pytest.mark.parametrize(
@@ -170,6 +242,8 @@ async def test_features_history_paging_and_time_filter(client: httpx.AsyncClient
     [
         {"limit": 0},
         {"limit": 5001},
+        {"until": -1},
+        {"until": "nan"},
         {"limit": "many"},
         {"since": -1},
         {"since": "nan"},
@@ -200,7 +274,14 @@ async def test_alerts_are_event_json_filtered_and_paged(
     assert none == []
     future = (await client.get("/api/alerts", params={"since": fed.clock.now + 1e6})).json()
     assert future == []
-    for bad in ({"limit": 0}, {"limit": 1001}, {"since": -5}, {"sensor": "x" * 300}):
+    bad_params = (
+        {"limit": 0},
+        {"limit": 1001},
+        {"since": -5},
+        {"until": 1e12},
+        {"sensor": "x" * 300},
+    )
+    for bad in bad_params:
         assert (await client.get("/api/alerts", params=bad)).status_code == 422
 
 
@@ -274,6 +355,69 @@ async def test_metrics_expose_the_pipeline_counters(small: Fed) -> None:
     assert samples["fatigue_monitor_live_clients"] == 0
 
 
+async def test_metrics_export_ble_devices_from_the_status(fed: Fed) -> None:
+    status = {
+        "uptime_s": 3.0,
+        "ble": {
+            "h10-chest": {
+                "connected": True,
+                "attempts": 5,
+                "connections": 3,
+                "disconnects": 2,
+                "stalls": 1,
+                "failures": 2,
+                "dropped": 7,
+                "decode_errors": {"short": 4, "bad_header": 1},
+                "last_error": 'timeout "scan"\nretrying',
+            },
+            "myo-arm": {
+                "connected": False,
+                "connections": 0,
+                "disconnects": 0,
+                "dropped": 0,
+                "decode_errors": {},
+                "last_error": "",
+            },
+        },
+    }
+    app = create_app(
+        store=fed.store, pipeline=fed.pipeline, hub=fed.hub, status=lambda: status, token=TOKEN
+    )
+    async with connect(app, TOKEN) as c:
+        text = (await c.get("/metrics")).text
+    samples = _samples(text)
+    expected = {
+        'fatigue_monitor_ble_connected{sensor="h10-chest"}': 1,
+        'fatigue_monitor_ble_connected{sensor="myo-arm"}': 0,
+        'fatigue_monitor_ble_connections_total{sensor="h10-chest"}': 3,
+        'fatigue_monitor_ble_connections_total{sensor="myo-arm"}': 0,
+        'fatigue_monitor_ble_disconnects_total{sensor="h10-chest"}': 2,
+        'fatigue_monitor_ble_attempts_total{sensor="h10-chest"}': 5,
+        'fatigue_monitor_ble_stalls_total{sensor="h10-chest"}': 1,
+        'fatigue_monitor_ble_failures_total{sensor="h10-chest"}': 2,
+        'fatigue_monitor_ble_dropped_notifications_total{sensor="h10-chest"}': 7,
+        'fatigue_monitor_ble_decode_errors_total{reason="bad_header",sensor="h10-chest"}': 1,
+        'fatigue_monitor_ble_decode_errors_total{reason="short",sensor="h10-chest"}': 4,
+        'fatigue_monitor_ble_last_error_info{error="timeout \\"scan\\"\\nretrying",'
+        'sensor="h10-chest"}': 1,
+    }
+    for name, value in expected.items():
+        assert samples[name] == value, name
+    assert "# TYPE fatigue_monitor_ble_connections_total counter" in text
+    assert "# TYPE fatigue_monitor_ble_connected gauge" in text
+    assert not [k for k in samples if k.startswith("fatigue_monitor_ble_last_error_info")
+                and "myo-arm" in k]  # fmt: skip
+    # myo-arm's status (an older source) has no attempts: no invented zero
+    assert 'fatigue_monitor_ble_attempts_total{sensor="myo-arm"}' not in samples
+
+
+async def test_no_ble_metrics_without_ble_devices(small: Fed) -> None:
+    async with connect(build_app(small, TOKEN), TOKEN) as c:
+        text = (await c.get("/metrics")).text
+    assert "fatigue_monitor_messages_total" in text
+    assert "fatigue_monitor_ble_" not in text
+
+
 async def test_openapi_lists_the_contract_paths(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     paths = set(spec["paths"])
@@ -298,3 +442,134 @@ def _samples(text: str) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+# -- Host and Origin checks (DNS rebinding, cross-site requests) --------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/sensors", "/", "/metrics", "/static/dashboard.js"])
+async def test_a_foreign_host_header_is_refused_even_with_the_token(fed: Fed, path: str) -> None:
+    """DNS rebinding: evil.example re-pointed at 127.0.0.1 still says so in ``Host``."""
+    async with connect(build_app(fed, TOKEN), TOKEN, "http://evil.example:8080") as c:
+        r = await c.get(path)
+    assert r.status_code == 400
+    assert "host" in r.json()["detail"]
+
+
+async def test_without_a_token_a_foreign_host_is_refused_too(fed: Fed) -> None:
+    async with connect(build_app(fed), base_url="http://evil.example:8080") as c:
+        sensors = await c.get("/api/sensors")
+        recal = await c.post("/api/sensors/arm/baseline")
+    assert sensors.status_code == 400 and recal.status_code == 400
+
+
+async def test_health_answers_any_host(fed: Fed) -> None:
+    async with connect(build_app(fed, TOKEN), base_url="http://10.9.8.7:8080") as c:
+        r = await c.get("/api/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "kwargs"),
+    [
+        ("http://localhost:8080", {}),
+        ("http://LOCALHOST.:8080", {}),
+        ("http://[::1]:8080", {}),
+        ("http://127.0.0.1", {}),
+        ("http://10.1.2.3:9000", {"host": "10.1.2.3"}),  # the bound service.host
+        ("http://lab.example:8080", {"allowed_hosts": ["lab.example"]}),
+        ("http://anything.example", {"allowed_hosts": ["*"]}),
+    ],
+)
+async def test_loopback_the_bound_host_and_allowed_hosts_are_served(
+    fed: Fed, base_url: str, kwargs: dict[str, object]
+) -> None:
+    async with connect(build_app(fed, TOKEN, **kwargs), TOKEN, base_url) as c:
+        assert (await c.get("/api/sensors")).status_code == 200
+
+
+async def test_allowed_hosts_default_to_the_settings(fed: Fed) -> None:
+    """Without explicit arguments the app reads service.host and service.allowed_hosts
+    from the pipeline's settings (what the service passes)."""
+    settings = fed.pipeline.settings
+    service = dataclasses.replace(settings.service, allowed_hosts=("lab.example",))
+    fed.pipeline.settings = dataclasses.replace(settings, service=service)
+    try:
+        app = build_app(fed, TOKEN)
+    finally:
+        fed.pipeline.settings = settings
+    async with (
+        connect(app, TOKEN, "http://lab.example:8080") as lab,
+        connect(app, TOKEN, "http://other.example:8080") as other,
+    ):
+        assert (await lab.get("/api/sensors")).status_code == 200
+        assert (await other.get("/api/sensors")).status_code == 400
+
+
+async def test_a_post_from_another_origin_is_refused(small: Fed) -> None:
+    """Another web page in the user's browser may send a POST (no preflight for a simple
+    request) but its Origin gives it away: 403, and the baselines stay."""
+    async with connect(build_app(small)) as c:  # no token: the default
+        r = await c.post("/api/sensors/arm/baseline", headers={"Origin": "http://evil.example"})
+        null = await c.post("/api/sensors/arm/baseline", headers={"Origin": "null"})
+        still = (await c.get("/api/sensors/arm")).json()
+    assert r.status_code == 403 and "cross-origin" in r.json()["detail"]
+    assert null.status_code == 403
+    assert all(ch["phase"] == "monitoring" for ch in still["channels"])
+
+
+@pytest.mark.parametrize(
+    ("origin", "kwargs"),
+    [
+        (None, {}),  # scripts and curl send no Origin
+        ("http://127.0.0.1:8080", {}),  # the dashboard page itself
+        ("https://127.0.0.1:8080", {}),  # ... behind a TLS proxy: the scheme is not compared
+        ("http://lab.example:3000", {"cors_origins": ["http://lab.example:3000"]}),
+    ],
+)
+async def test_a_post_from_the_same_or_a_configured_origin_passes(
+    small: Fed, origin: str | None, kwargs: dict[str, object]
+) -> None:
+    headers = {"Origin": origin} if origin else {}
+    async with connect(build_app(small, **kwargs)) as c:
+        r = await c.post("/api/sensors/arm/baseline", headers=headers)
+    assert r.status_code == 200
+
+
+async def test_an_origin_on_another_port_is_another_origin(small: Fed) -> None:
+    async with connect(build_app(small)) as c:
+        r = await c.post("/api/sensors/arm/baseline", headers={"Origin": "http://127.0.0.1:3000"})
+    assert r.status_code == 403
+
+
+async def test_gets_are_not_origin_checked(fed: Fed) -> None:
+    """A cross-origin GET cannot read the answer anyway (same-origin policy, no CORS)."""
+    async with connect(build_app(fed)) as c:
+        r = await c.get("/api/sensors", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 200
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_a_non_loopback_host_without_token_warns_at_startup(
+    fed: Fed, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="monitor.api"):
+        build_app(fed, host="127.0.0.1")
+        build_app(fed, host="localhost")
+        build_app(fed, TOKEN, host="192.168.1.20")
+        assert not caplog.records
+        build_app(fed, host="192.168.1.20")
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert "192.168.1.20" in record.getMessage() and "service.token" in record.getMessage()
+
+
+def test_all_interfaces_without_allowed_hosts_warns(
+    fed: Fed, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="monitor.api"):
+        build_app(fed, TOKEN, host="0.0.0.0", allowed_hosts=["lab-pc.local"])
+        assert not caplog.records
+        build_app(fed, TOKEN, host="0.0.0.0")
+    (record,) = caplog.records
+    assert "service.allowed_hosts" in record.getMessage()

@@ -10,10 +10,17 @@ from monitor.errors import BleDeviceError, DecodeError
 from monitor.model import SampleBlock
 
 
+def started(driver: polar.PolarAcc) -> polar.PolarAcc:
+    """After a start answer (factor 0.5), so compressed frames are decoded, not refused."""
+    answer = bytes([0xF0, 2, 2, 0, 0, 5, 1]) + b"\x00\x00\x00\x3f"
+    driver.check_response(driver.start_commands()[0], answer)
+    return driver
+
+
 def drivers() -> list[BleDriver]:
     return [
-        polar.PolarAcc("p"),
-        polar.PolarAcc("p24", polar.PolarOptions(resolution=24)),
+        started(polar.PolarAcc("p")),
+        started(polar.PolarAcc("p24", polar.PolarOptions(resolution=24))),
         myo.MyoEmg("m"),
         generic.GenericSensor(
             "g",

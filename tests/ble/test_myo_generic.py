@@ -58,7 +58,7 @@ def test_generic_int24_with_counter_wrap_and_loss() -> None:
     b2 = d.decode("", frame(0, 2, 2, 2, 2), received=10.5)  # the counter wraps: contiguous
     assert (b1.seq, b2.seq) == (1, 2) and b2.t0 == pytest.approx(b1.t_end)
     b3 = d.decode("", frame(3, 2, 2, 2, 2), received=10.5)  # 1 and 2 lost
-    assert b3.seq == 5 and b3.t0 == pytest.approx(b2.t_end + 2 * 2 / 500) and d.lost == 2
+    assert b3.seq == 5 and b3.t0 == pytest.approx(b2.t_end + 2 * 2 / 500) and d.missed == 2
     with pytest.raises(DecodeError, match="duplicate"):
         d.decode("", frame(3, 2, 2, 2, 2), received=10.5)
 

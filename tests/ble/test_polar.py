@@ -13,6 +13,13 @@ from monitor.errors import BleDeviceError, ConfigError, DecodeError
 MG = 9.80665e-3  # m/s^2 per milli-g
 
 
+def started(driver: polar.PolarAcc) -> polar.PolarAcc:
+    """The driver after a successful start answer without parameters (factor 1)."""
+    assert driver.check_response(driver.start_commands()[0], bytes([0xF0, 2, 2, 0, 0])) == ()
+    assert driver.factor == 1.0
+    return driver
+
+
 def test_start_request_for_acc_200hz_8g_16bit() -> None:
     # op 0x02 start, type 0x02 ACC, then (setting, count, uint16 LE) for rate, resolution, range
     assert polar.start_request(polar.MEASUREMENT_ACC, 200, 8, 16) == bytes.fromhex(
@@ -24,7 +31,7 @@ def test_control_point_success_with_factor_parameter() -> None:
     driver = polar.PolarAcc("h10")
     cmd = driver.start_commands()[0]
     factor = struct.pack("<f", 0.5)
-    driver.check_response(cmd, bytes.fromhex("f0020200000501") + factor)
+    assert driver.check_response(cmd, bytes.fromhex("f0020200000501") + factor) == ()
     assert driver.factor == 0.5
 
 
@@ -40,14 +47,36 @@ def test_control_point_errors_are_reported_by_name(status: int, name: str) -> No
     assert info.value.reason == name and "h10" in str(info.value)
 
 
-def test_already_streaming_is_not_an_error_and_garbage_is() -> None:
+def test_already_streaming_means_stop_then_start_again_with_the_fresh_factor() -> None:
     driver = polar.PolarAcc("h10")
     cmd = driver.start_commands()[0]
-    driver.check_response(cmd, bytes([0xF0, 0x02, 0x02, 6]))  # ERROR_ALREADY_IN_STATE
+    # ERROR_ALREADY_IN_STATE: stop (op 3, ACC), then the same start request again.
+    stop, again = driver.check_response(cmd, bytes([0xF0, 0x02, 0x02, 6]))
+    assert stop.payload == bytes([0x03, 0x02]) and stop.response_uuid == polar.PMD_CONTROL
+    assert again.payload == cmd.payload and again.retry and not cmd.retry
+    assert driver.check_response(stop, bytes([0xF0, 0x03, 0x02, 0, 0])) == ()
+    factor = struct.pack("<f", 0.25)
+    assert driver.check_response(again, bytes.fromhex("f0020200000501") + factor) == ()
+    assert driver.factor == 0.25
+    block = driver.decode(polar.PMD_DATA, delta_frame(0), 0.0)  # compressed: scaled by 0.25
+    np.testing.assert_allclose(block.data[:, 0], np.array([250, -125, 0.5]) * MG, rtol=1e-6)
+    # A second refusal is an error, not a loop; a stop that fails is one too.
+    with pytest.raises(BleDeviceError) as info:
+        driver.check_response(again, bytes([0xF0, 0x02, 0x02, 6]))
+    assert info.value.reason == "ERROR_ALREADY_IN_STATE"
+    with pytest.raises(BleDeviceError, match="ERROR_INVALID_STATE"):
+        driver.check_response(stop, bytes([0xF0, 0x03, 0x02, 12]))
+
+
+def test_garbage_and_answers_to_other_requests_are_errors() -> None:
+    driver = polar.PolarAcc("h10")
+    cmd = driver.start_commands()[0]
     with pytest.raises(BleDeviceError, match="unreadable"):
         driver.check_response(cmd, b"\x01\x02")
     with pytest.raises(BleDeviceError, match="op 3"):
         driver.check_response(cmd, bytes([0xF0, 0x03, 0x02, 0]))
+    with pytest.raises(BleDeviceError, match="measurement type 1, not 2"):  # ECG, not ACC
+        driver.check_response(cmd, bytes([0xF0, 0x02, 0x01, 0, 0]))
 
 
 def test_raw_int16_frame_values_and_t0() -> None:
@@ -97,11 +126,34 @@ def test_delta_compressed_frame_with_three_bit_widths() -> None:
         [1103, -601, 4],
         [1102, -601, 3],
     ]
-    block = polar.PolarAcc("vs", polar.PolarOptions(rate_hz=52)).decode(
+    block = started(polar.PolarAcc("vs", polar.PolarOptions(rate_hz=52))).decode(
         polar.PMD_DATA, delta_frame(5_000_000_000), 0.0
     )
     assert block.n_samples == 5 and block.t0 == pytest.approx(5.0 - 4 / 52)
     np.testing.assert_allclose(block.data[:, -1], np.array([1102, -601, 3]) * MG, rtol=1e-6)
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 24])
+def test_the_delta_reference_is_16_bit_whatever_the_resolution_option(resolution: int) -> None:
+    # AccData parses the reference of a compressed ACC frame at 16 bits per channel: the
+    # resolution asked for in the start request does not change the frame layout.
+    driver = started(polar.PolarAcc("vs", polar.PolarOptions(rate_hz=52, resolution=resolution)))
+    block = driver.decode(polar.PMD_DATA, delta_frame(5_000_000_000), 0.0)
+    assert block.n_samples == 5
+    np.testing.assert_allclose(block.data[:, 0], np.array([1000, -500, 2]) * MG, rtol=1e-6)
+    np.testing.assert_allclose(block.data[:, 3], np.array([1103, -601, 4]) * MG, rtol=1e-6)
+
+
+def test_compressed_frames_wait_for_the_start_answer_and_raw_ones_do_not() -> None:
+    driver = polar.PolarAcc("vs")
+    driver.start_commands()  # a new connection: no answer yet
+    with pytest.raises(DecodeError) as info:
+        driver.decode(polar.PMD_DATA, delta_frame(0), 0.0)
+    assert info.value.reason == "no_factor"
+    raw = polar.encode_raw(10**9, np.array([[1, 2, 3]]))
+    np.testing.assert_allclose(driver.decode("", raw, 0.0).data[:, 0], np.array([1, 2, 3]) * MG)
+    started(driver)
+    assert driver.decode(polar.PMD_DATA, delta_frame(2 * 10**9), 0.0).n_samples == 5
 
 
 def test_compressed_type1_values_are_scaled_by_the_start_factor() -> None:

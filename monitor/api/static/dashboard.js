@@ -249,29 +249,61 @@
   }
 
   // -- alerts ---------------------------------------------------------------------------
+  // A burst (a broker outage: one signal_lost per channel of every sensor) arrives as one
+  // "events" message of thousands; only the newest MAX_ALERTS reach the list, each sensor's
+  // charts are redrawn once, and the API refreshes are debounced (scheduleRefresh).
   const seenAlerts = new Set();
-  function addAlert(e) {
-    if (seenAlerts.has(e.id)) return;
-    seenAlerts.add(e.id);
+  function addAlerts(events) {
     const list = $("alerts");
+    const fresh = events.filter((e) => !seenAlerts.has(e.id));
+    if (!fresh.length) return;
+    const touched = new Set();
+    for (const e of fresh) {
+      seenAlerts.add(e.id);
+      const s = sensors.get(e.sensor);
+      if (s) {
+        s.marks.push({ x: new Date(e.wall_time).getTime() / 1000, event: e.event, modality: e.modality });
+        if (s.marks.length > MAX_POINTS) s.marks.splice(0, s.marks.length - MAX_POINTS);
+        touched.add(s);
+      }
+    }
     const empty = list.querySelector(".empty");
     if (empty) empty.remove();
-    const when = new Date(e.wall_time);
-    const li = el("li", { "data-event": e.event, "data-sensor": e.sensor, "data-id": e.id });
-    li.append(el("span", { class: "when" }, when.toLocaleTimeString() + " "));
-    li.append(el("span", { class: "kind" }, e.sensor + "/" + e.channel + " " + e.event.replace("_", " ")));
-    li.append(el("div", { class: "message" }, e.message));
-    list.insertBefore(li, list.firstChild);
-    while (list.children.length > MAX_ALERTS) list.lastChild.remove();
-    const s = sensors.get(e.sensor);
-    if (s) {
-      s.marks.push({ x: when.getTime() / 1000, event: e.event, modality: e.modality });
-      redraw(s);
+    const items = document.createDocumentFragment();
+    for (const e of fresh.slice(-MAX_ALERTS).reverse()) {  // newest first
+      const li = el("li", { "data-event": e.event, "data-sensor": e.sensor, "data-id": e.id });
+      li.append(el("span", { class: "when" }, new Date(e.wall_time).toLocaleTimeString() + " "));
+      li.append(el("span", { class: "kind" }, e.sensor + "/" + e.channel + " " + e.event.replace("_", " ")));
+      li.append(el("div", { class: "message" }, e.message));
+      items.append(li);
     }
+    list.insertBefore(items, list.firstChild);
+    while (list.children.length > MAX_ALERTS) list.lastChild.remove();
+    for (const s of touched) redraw(s);
   }
 
   function loadAlerts() {
-    return api("/api/alerts?limit=" + MAX_ALERTS).then((list) => list.forEach(addAlert));
+    return api("/api/alerts?limit=" + MAX_ALERTS).then(addAlerts);
+  }
+
+  // Statuses and baselines change with events: refresh them at most once per
+  // REFRESH_DEBOUNCE_MS, however many events arrive, and only the sensors they concern.
+  const REFRESH_DEBOUNCE_MS = 300;
+  const pendingDetails = new Set();
+  let refreshTimer = null;
+  function scheduleRefresh(sensorIds) {
+    for (const id of sensorIds) pendingDetails.add(id);
+    if (refreshTimer !== null) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      const ids = [...pendingDetails];
+      pendingDetails.clear();
+      refreshSensors();
+      for (const id of ids) {
+        const s = sensors.get(id);
+        if (s) refreshDetail(s);
+      }
+    }, REFRESH_DEBOUNCE_MS);
   }
 
   // -- live -----------------------------------------------------------------------------
@@ -292,12 +324,10 @@
       if (m.type === "frames") {
         const unknown = m.frames.some((f) => !sensors.has(f.sensor));
         for (const f of m.frames) addFrame(f, true);
-        if (unknown) refreshSensors();
-      } else if (m.type === "event") {
-        addAlert(m.event);
-        const s = sensors.get(m.event.sensor);
-        if (s) refreshDetail(s);
-        refreshSensors();
+        if (unknown) scheduleRefresh([]);
+      } else if (m.type === "events") {
+        addAlerts(m.events);
+        scheduleRefresh(new Set(m.events.map((e) => e.sensor)));
       }
     };
     ws.onclose = (ev) => {
