@@ -48,6 +48,12 @@ examples:
   fatigue-monitor run --broker mqtt://127.0.0.1:1883 --db /var/lib/fatigue/monitor.db
   fatigue-monitor run --config site.toml            # see config/default.toml, [mqtt] [service]
   FATIGUE_MONITOR__MQTT__USERNAME=lab fatigue-monitor run --broker mqtts://broker.lab:8883
+  fatigue-monitor run --config config/examples/ble-polar-h10.toml --broker mqtt://HOST:1883
+
+The dashboard is at http://HOST:PORT/ (127.0.0.1:8080 by default; docs/api.md). On a
+shared machine prefer FATIGUE_MONITOR__SERVICE__TOKEN to --token: other users can read
+a process's arguments. BLE sensors are [[ble.devices]] tables in the config
+(docs/devices.md; 'fatigue-monitor scan' shows what is nearby).
 
 Flags override the config file, which overrides FATIGUE_MONITOR__* variables, which
 override the defaults. Stop with Ctrl-C: detector baselines are saved in the store and
