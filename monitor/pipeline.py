@@ -177,13 +177,12 @@ class Pipeline:
         accepted: list[tuple[SampleBlock, bool]] = []
         while self._queue:
             topic, payload, received = self._queue.popleft()
-            if isinstance(payload, SampleBlock):
-                verdict = self._sequence(payload, received)
-                if verdict != "drop":
-                    accepted.append((payload, verdict == "restart"))
-                continue
             try:
-                block = decode(topic, payload, self.limits)
+                block = (
+                    payload
+                    if isinstance(payload, SampleBlock)  # decoded by its source already
+                    else decode(topic, payload, self.limits)
+                )
             except DecodeError as exc:
                 self.counters.decode_errors[exc.reason] += 1
                 self._warn.warn(
@@ -308,9 +307,12 @@ class Pipeline:
         if self.store is None or not self.detectors:
             return 0
         n = min(len(self.detectors), max(1, math.ceil(share * len(self.detectors))))
-        if len(self._save_order) < n:
-            self._save_order.extend(k for k in self.detectors if k not in self._save_order)
-        keys = [self._save_order.popleft() for _ in range(n)]
+        keys: list[StreamKey] = []
+        while len(keys) < n:
+            if not self._save_order:  # a new round over today's detectors
+                self._save_order.extend(self.detectors)
+            keys.append(self._save_order.popleft())
+        keys = list(dict.fromkeys(keys))  # a round's end and the next's start may meet
         self.store.save_states(
             (s, m, self.detectors[(s, m)].state_dict())
             for s, m in keys

@@ -10,6 +10,7 @@ drive a fleet of hundreds of sensors for a load test. Topics follow the contract
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 from collections.abc import Sequence
@@ -225,14 +226,23 @@ def recorded_fleet(
             parts.setdefault(block.stream, []).append(block.data)
         streams = rec.streams
     name = re.sub(r"[^A-Za-z0-9_.:\-]", "_", streams[0].sensor)[:60] or "rec"
-    fleet = []
-    for i in range(copies):
-        sensor = name if copies == 1 else f"{name}-{i + 1:02d}"
-        for info in streams:
-            data = np.concatenate(parts[(info.sensor, info.modality)], axis=1)
-            fleet.append(
-                from_signal(
-                    sensor, info.modality, data, info.fs, info.channels, info.unit, per_s, fmt, loop
-                )
-            )
-    return fleet
+    # One set of message chunks per stream, shared by every copy (as in simulated_fleet).
+    templates = [
+        from_signal(
+            name,
+            info.modality,
+            np.concatenate(parts[(info.sensor, info.modality)], axis=1),
+            info.fs,
+            info.channels,
+            info.unit,
+            per_s,
+            fmt,
+            loop,
+        )
+        for info in streams
+    ]
+    return [
+        dataclasses.replace(t, sensor=name if copies == 1 else f"{name}-{i + 1:02d}")
+        for i in range(copies)
+        for t in templates
+    ]
