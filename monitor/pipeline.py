@@ -20,7 +20,6 @@ Sequence rules per stream (sensor, modality):
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
 from monitor.errors import DecodeError, MonitorError
 from monitor.model import Event, FeatureFrame, Modality, SampleBlock
+from monitor.rotation import Rotation
 from monitor.sinks.store import Store
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Pipeline:
         self.streams: dict[StreamKey, StreamInfo] = {}
         self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
         self._warn = RateLimitedLog()
-        self._save_order: deque[StreamKey] = deque()
+        self._save_rotation: Rotation[StreamKey] = Rotation()
         self._lost_marks: dict[str, float] = {}
 
     # -- ingest (never blocks) --------------------------------------------------------
@@ -153,9 +153,7 @@ class Pipeline:
         self.counters.bytes += block.data.nbytes
         if len(self._queue) == self._queue.maxlen:
             self.counters.dropped_payloads += 1
-        self._queue.append(
-            (block.sensor, block, self.clock() if received is None else received)
-        )
+        self._queue.append((block.sensor, block, self.clock() if received is None else received))
 
     def mark_lost(self, sensor: str, at: float | None = None) -> None:
         """A source that knows its device is gone (a BLE disconnect) says so: the next tick
@@ -306,19 +304,9 @@ class Pipeline:
         saved once per ``state_save_s``, in slices too small to show in the latency."""
         if self.store is None or not self.detectors:
             return 0
-        n = min(len(self.detectors), max(1, math.ceil(share * len(self.detectors))))
-        keys: list[StreamKey] = []
-        while len(keys) < n:
-            if not self._save_order:  # a new round over today's detectors
-                self._save_order.extend(self.detectors)
-            keys.append(self._save_order.popleft())
-        keys = list(dict.fromkeys(keys))  # a round's end and the next's start may meet
-        self.store.save_states(
-            (s, m, self.detectors[(s, m)].state_dict())
-            for s, m in keys
-            if (s, m) in self.detectors
-        )
-        return n
+        keys = self._save_rotation.take(self.detectors.keys(), share)
+        self.store.save_states((s, m, self.detectors[(s, m)].state_dict()) for s, m in keys)
+        return len(keys)
 
     def recalibrate(self, sensor: str) -> int:
         n = 0

@@ -25,28 +25,40 @@ STATS_TOPIC = "fatigue/monitor/stats"
 
 
 class Publisher(Protocol):
-    """The part of an MQTT client the publisher needs (aiomqtt.Client has it)."""
+    """The part of an MQTT client the publisher needs (``monitor.sources.mqtt.IngestClient``
+    has it: aiomqtt's client plus a non-waiting QoS 0 send)."""
 
     async def publish(
         self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False
     ) -> None: ...
 
-
-def _clean(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+    def publish_nowait(self, topic: str, payload: str | bytes) -> bool:
+        """Queue a QoS 0 message without awaiting anything; False when it was not queued."""
+        ...
 
 
 def features_payload(frame: FeatureFrame) -> str:
+    """The features message of one frame. Values come out of numpy once per feature
+    (``tolist``), not once per channel and feature: this runs for every stream's window,
+    500 times a tick at full load."""
+    names = list(frame.features)
+    columns = [_finite_or_none(arr.tolist()) for arr in frame.features.values()]
+    active = frame.active
     channels: dict[str, dict[str, Any]] = {}
     for ch, name in enumerate(frame.channels):
-        values: dict[str, Any] = {k: _clean(float(v[ch])) for k, v in frame.features.items()}
+        values: dict[str, Any] = {k: col[ch] for k, col in zip(names, columns, strict=True)}
         values["quality"] = frame.quality[ch]
-        values["active"] = None if frame.active is None else bool(frame.active[ch])
+        values["active"] = None if active is None else bool(active[ch])
         channels[name] = values
     return json.dumps(
         {"sensor": frame.sensor, "modality": frame.modality, "t": frame.t, "channels": channels},
         separators=(",", ":"),
     )
+
+
+def _finite_or_none(values: list[float]) -> list[float | None]:
+    """JSON has no NaN or infinity: such values go out as null."""
+    return [v if math.isfinite(v) else None for v in values]
 
 
 class MqttPublisher:
@@ -59,6 +71,7 @@ class MqttPublisher:
         self._stats: dict[str, Any] | None = None
         self.published_alerts = 0
         self.published_features = 0
+        self.unsent_features = 0  # QoS 0 messages the client would not queue (queue full)
 
     def offer(self, frames: Sequence[FeatureFrame], states: Mapping[str, dict[str, Any]]) -> None:
         for f in frames:
@@ -69,8 +82,8 @@ class MqttPublisher:
         self._stats = stats
 
     async def flush(self, client: Publisher) -> None:
-        """Alerts first (never lost: from the store), then states, then features. Each
-        group is sent pipelined (gather) instead of one round trip per QoS 1 message; an
+        """Alerts first (never lost: from the store), then features, then states. QoS 1
+        groups are sent pipelined (gather) instead of one round trip per message; an
         alert is marked published only once its own PUBACK came back."""
         while True:
             batch = self.store.unpublished(limit=200)
@@ -93,25 +106,27 @@ class MqttPublisher:
         states, self._states = self._states, {}
         latest, self._latest = self._latest, {}
         stats, self._stats = self._stats, None
-        sends = [
-            client.publish(
-                f"fatigue/{sensor}/state",
-                json.dumps(state, separators=(",", ":")),
-                qos=1,
-                retain=True,
-            )
-            for sensor, state in states.items()
-        ]
-        sends += [
-            client.publish(f"fatigue/{f.sensor}/features", features_payload(f), qos=0)
-            for f in latest.values()
-        ]
+        # QoS 0 goes straight into the client's outgoing queue, before the states' QoS 1
+        # round trips: an awaited publish per stream (a coroutine, a task and a future
+        # each) cost ten times the send itself, and features are the time-critical part.
+        for f in latest.values():
+            if client.publish_nowait(f"fatigue/{f.sensor}/features", features_payload(f)):
+                self.published_features += 1
+            else:
+                self.unsent_features += 1
         if stats is not None:
-            sends.append(
-                client.publish(STATS_TOPIC, json.dumps(stats, separators=(",", ":")), qos=0)
+            client.publish_nowait(STATS_TOPIC, json.dumps(stats, separators=(",", ":")))
+        await asyncio.gather(
+            *(
+                client.publish(
+                    f"fatigue/{sensor}/state",
+                    json.dumps(state, separators=(",", ":")),
+                    qos=1,
+                    retain=True,
+                )
+                for sensor, state in states.items()
             )
-        await asyncio.gather(*sends)
-        self.published_features += len(latest)
+        )
 
 
 def alert_topic(event: Event) -> str:
