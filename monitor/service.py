@@ -217,7 +217,7 @@ class Service:
         another thread while a tick updates the detectors would read them half-changed,
         and a second thread hop after the step would wait for the GIL while the event
         loop publishes, delaying the next tick."""
-        pipeline, _, _, _ = self._parts()
+        self._parts()  # fail early outside "async with"
         period = self.settings.service.tick_s
         save_share = min(1.0, period / max(self.settings.service.state_save_s, 1e-3))
         to_store: list[FeatureFrame] = []

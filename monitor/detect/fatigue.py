@@ -28,10 +28,14 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from monitor.config import EmgDetect
+from monitor.detect import _compiled
 from monitor.detect.cusum import Cusum, threshold_for_arl0
 from monitor.detect.gate import ActivityGate
-from monitor.detect.robust import baseline_sigma
+from monitor.detect.robust import WANDER_VIF, baseline_stats_reference
 
 ARTEFACT_RATIO = 3.0
 Z_CLIP = 3.0
@@ -94,6 +98,13 @@ class FatigueChannel:
     recent: list[tuple[float, float]] = field(default_factory=list)
 
     _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
+    _mirror: npt.NDArray[np.float64] = field(
+        init=False, default_factory=lambda: np.empty((0, 3)), repr=False
+    )
+    _mirror_of: list[tuple[float, float, float]] | None = field(
+        init=False, default=None, repr=False
+    )
+    _mirror_n: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.gate = ActivityGate(self.settings.active_ratio, self.hop_s)
@@ -148,23 +159,36 @@ class FatigueChannel:
 
     def _fit(self, provisional: bool) -> None:
         """(Re)estimate the baseline from ``sample`` and design the CUSUM for it."""
-        mdfs = [m for m, _, _ in self.sample]
-        mdf0 = statistics.median(mdfs)
-        sigma_rel = baseline_sigma(
-            [m / mdf0 for m in mdfs] if mdf0 > 0 else mdfs, self.stride, self.settings.min_sigma
-        )
-        fis = [f for _, _, f in self.sample if math.isfinite(f)]
+        if _compiled.AVAILABLE:
+            stats = _compiled.baseline_stats(
+                self._sample_array(), self.stride, self.settings.min_sigma, WANDER_VIF
+            )
+        else:  # pragma: no cover - only where numba is missing
+            stats = baseline_stats_reference(self.sample, self.stride, self.settings.min_sigma)
+        mdf0, sigma_rel, log_rms, fi = (float(v) for v in stats)
         self.baseline = Baseline(
-            mdf=mdf0,
-            sigma_rel=sigma_rel,
-            log_rms=statistics.median(r for _, r, _ in self.sample),
-            fi=math.exp(statistics.median(fis)) if fis else math.nan,
-            provisional=provisional,
+            mdf=mdf0, sigma_rel=sigma_rel, log_rms=log_rms, fi=fi, provisional=provisional
         )
         k = min(2.0, max(0.25, self.settings.min_drop / (2.0 * sigma_rel)))
         updates = self.settings.arl0_hours * 3600.0 / (self.hop_s * self.stride)
         s_now = self.cusum.s
         self.cusum = Cusum(k, threshold_for_arl0(k, updates), s=s_now)
+
+    def _sample_array(self) -> npt.NDArray[np.float64]:
+        """``sample`` as an (n, 3) array, brought up to date with only the rows appended
+        since the last fit (rebuilding it from the list cost more than the fit)."""
+        n = len(self.sample)
+        if self._mirror_of is not self.sample or self._mirror_n > n:
+            self._mirror = np.empty((max(n, 16), 3))
+            self._mirror_of, self._mirror_n = self.sample, 0
+        if n > len(self._mirror):
+            grown = np.empty((2 * n, 3))
+            grown[: self._mirror_n] = self._mirror[: self._mirror_n]
+            self._mirror = grown
+        if n > self._mirror_n:
+            self._mirror[self._mirror_n : n] = self.sample[self._mirror_n : n]
+            self._mirror_n = n
+        return self._mirror[:n]
 
     def _finish_learning(self) -> None:
         self.sample = list(self.learn)

@@ -40,3 +40,22 @@ def baseline_sigma(values: list[float], lag: int, floor: float) -> float:
         (s for s in (sigma_lag(values, lag), sigma_mad(values)) if math.isfinite(s)), default=0.0
     )
     return max(floor, est) * math.sqrt(WANDER_VIF)
+
+
+def baseline_stats_reference(
+    sample: list[tuple[float, float, float]], lag: int, floor: float
+) -> tuple[float, float, float, float]:
+    """A fatigue baseline from its sample of (mdf, log_rms, log_fi) windows: the median
+    MDF, the sigma of MDF relative to it (``baseline_sigma``), the median log RMS and
+    exp(median log FI) over the finite ones. The plain-Python reference of
+    ``_compiled.baseline_stats`` (used where numba is missing; held equal by the tests)."""
+    mdfs = [m for m, _, _ in sample]
+    mdf0 = statistics.median(mdfs)
+    sigma_rel = baseline_sigma([m / mdf0 for m in mdfs] if mdf0 > 0 else mdfs, lag, floor)
+    fis = [f for _, _, f in sample if math.isfinite(f)]
+    return (
+        mdf0,
+        sigma_rel,
+        statistics.median(r for _, r, _ in sample),
+        math.exp(statistics.median(fis)) if fis else math.nan,
+    )

@@ -137,15 +137,16 @@ def band_features(
         out[i, 3] = mdf
 
 
-def _jit_exact(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """No fastmath at all: this pass compares samples for equality and tests finiteness."""
+def jit_exact(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """No fastmath at all: for passes that compare for equality, test finiteness or
+    must give the same floats as a Python reference (scan_block, detect/_compiled.py)."""
     if _numba is None:  # pragma: no cover
         return fn
     compiled: Callable[..., Any] = _numba.njit(cache=True, nogil=True)(fn)
     return compiled
 
 
-@_jit_exact
+@jit_exact
 def scan_block(
     x: Any, last: Any, hi: Any, lo: Any, has_prev: bool, bad: Any, same: Any, clip: Any
 ) -> tuple[int, int, int]:  # pragma: no cover - compiled; tests compare it with numpy

@@ -35,3 +35,17 @@ def test_a_shift_is_found_fast() -> None:
     while not c.update(2.0):  # a 2-sigma shift
         n += 1
     assert n < 10
+
+
+@pytest.mark.parametrize("arl0", [20.0, 200.0, 5e3, 28_800.0, 1e6, 1e9])
+def test_direct_threshold_is_the_smallest_h_reaching_arl0(arl0: float) -> None:
+    """The fixed-point solution against the bisection it replaces, and against the
+    definition itself: ARL0 reached at h, not reached a billionth below it."""
+    from monitor.detect.cusum import threshold_by_bisection
+
+    for k in np.linspace(0.05, 2.5, 50):
+        h = threshold_for_arl0(float(k), arl0)
+        assert siegmund_arl0(float(k), h) >= arl0
+        below = h * (1.0 - 1e-9)
+        assert below <= 0.0 or siegmund_arl0(float(k), below) < arl0
+        assert h == pytest.approx(threshold_by_bisection(float(k), arl0), rel=2e-9)
