@@ -2,7 +2,8 @@
 
 The file is memory-mapped and sliced, so only the chunk being converted is in memory as
 float32. Containers numpy cannot map (24-bit) fall back to one full read as int32, which is
-still a quarter of float64. WAV has no channel names, so channels are ``ch1``, ``ch2``, ...
+still a quarter of float64; scipy returns those left-justified, so they are shifted back to
+their 24-bit counts. WAV has no channel names, so channels are ``ch1``, ``ch2``, ...
 (EMG unless the caller says otherwise) and the unit is ``counts`` for integer data
 (uncalibrated) and ``a.u.`` for float data.
 """
@@ -10,6 +11,7 @@ still a quarter of float64. WAV has no channel names, so channels are ``ch1``, `
 from __future__ import annotations
 
 import logging
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,28 @@ def _read_wav(path: Path, mmap: bool) -> tuple[int, Any]:
     return int(rate), data
 
 
+def _container_bytes(path: Path) -> int | None:
+    """Bytes per sample of one channel (the fmt chunk's block align / channels), or None
+    when the header cannot be walked; only the fallback path for 3-byte data asks."""
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        order = "<" if head[:4] == b"RIFF" else ">"
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack(order + "I", chunk[4:])[0]
+            if cid == b"fmt ":
+                fmt = f.read(min(size, 16))
+                if len(fmt) < 16:
+                    return None
+                _, channels, _, _, block_align = struct.unpack(order + "HHIIH", fmt[:14])
+                return int(block_align // channels) if channels else None
+            f.seek(size + (size & 1), 1)  # chunks are padded to an even size
+
+
 class WavRecording(BaseRecording):
     def __init__(self, path: Path, options: ReadOptions) -> None:
         super().__init__(path, options)
@@ -48,6 +72,9 @@ class WavRecording(BaseRecording):
                 rate, data = _read_wav(path, mmap=False)
             except (ValueError, EOFError) as exc:
                 raise RecordingError(path, f"not a readable WAV file: {exc}") from exc
+            if data.dtype == np.int32 and _container_bytes(path) == 3:
+                # scipy left-justifies 3-byte samples in int32 (x 256): back to counts.
+                data >>= 8
         except EOFError as exc:
             raise RecordingError(path, f"not a readable WAV file: {exc}") from exc
         if data.ndim == 1:

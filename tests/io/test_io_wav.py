@@ -60,26 +60,32 @@ def test_float_wav_is_arbitrary_units(tmp_path: Path, join: Join) -> None:
         np.testing.assert_array_equal(join(rec.blocks(0.7))[("f", "emg")], x.T)
 
 
-def _wav24(path: Path, samples: np.ndarray, fs: int) -> None:
-    """scipy cannot write 24-bit PCM, which it cannot memory-map either: write one by hand."""
+def _wav24(path: Path, samples: np.ndarray, fs: int, before_fmt: bytes = b"") -> None:
+    """scipy cannot write 24-bit PCM, which it cannot memory-map either: write one by hand.
+    ``before_fmt``: the payload of a LIST chunk put before the fmt chunk (padded when odd)."""
     raw = b"".join(int(v).to_bytes(3, "little", signed=True) for v in samples)
     fmt = struct.pack("<HHIIHH", 1, 1, fs, fs * 3, 3, 24)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body = b"WAVE"
+    if before_fmt:
+        body += b"LIST" + struct.pack("<I", len(before_fmt)) + before_fmt
+        body += b"\0" * (len(before_fmt) & 1)
+    body += b"fmt " + struct.pack("<I", len(fmt)) + fmt
     body += b"data" + struct.pack("<I", len(raw)) + raw
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
-def test_24_bit_falls_back_to_a_full_read(tmp_path: Path, join: Join) -> None:
+@pytest.mark.parametrize("before_fmt", [b"", b"INFOodd"])
+def test_24_bit_falls_back_to_a_full_read(tmp_path: Path, join: Join, before_fmt: bytes) -> None:
     samples = np.array([0, 1, -1, 8388607, -8388608, 12345] * 50)
     path = tmp_path / "deep.wav"
-    _wav24(path, samples, 2000)
+    _wav24(path, samples, 2000, before_fmt)
     with pytest.raises(ValueError, match="mmap"):
         wavfile.read(path, mmap=True)
     with open_recording(path) as rec:
         assert rec.streams[0].unit == "counts"
         data = join(rec.blocks(0.01))[("deep", "emg")]
-    # as scipy returns it: 24-bit samples left-justified in int32
-    np.testing.assert_array_equal(data[0], (samples * 256).astype(np.float32))
+    # the counts as written (scipy returns them left-justified in int32, x 256)
+    np.testing.assert_array_equal(data[0], samples.astype(np.float32))
 
 
 def test_explicit_fs_must_agree(data_dir: Path) -> None:
