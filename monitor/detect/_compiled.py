@@ -3,7 +3,7 @@
 Why: a fleet that starts together refits every channel's baseline in the same tick
 (every REFIT_EVERY windows while the baseline grows): 4,000 channels at 500 sensors. In
 pure Python each fit's seven medians cost about 32 µs, 130 ms for the fleet, a latency
-spike every five seconds for the first minute of a session. Compiled, a fit costs 7 µs.
+spike every five seconds for the first minute of a session. Compiled, they cost 7 µs.
 
 Exactly the arithmetic of ``robust.baseline_stats_reference``, in the same order and
 without fastmath, so the two give the same floats (the tests require equality): a
