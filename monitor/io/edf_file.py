@@ -3,6 +3,7 @@
 pyedflib reads any span of one signal without loading the rest, so each stream is read
 independently and the base class interleaves them by time. EDF+ annotation signals are not
 samples and are skipped; each file's start date is wall-clock metadata, so streams start at 0 s.
+Discontinuous files (EDF+D, BDF+D) are refused with a message that says how to convert them.
 """
 
 from __future__ import annotations
@@ -33,9 +34,27 @@ def _one_line(exc: BaseException, path: Path) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
+def _discontinuous(path: Path) -> bool:
+    """EDF+D/BDF+D: the header's reserved field (44 bytes at offset 192) says so."""
+    try:
+        with path.open("rb") as f:
+            f.seek(192)
+            return f.read(5) in (b"EDF+D", b"BDF+D")
+    except OSError:
+        return False  # pyedflib's own open reports the file's problem
+
+
 class EdfRecording(BaseRecording):
     def __init__(self, path: Path, options: ReadOptions) -> None:
         super().__init__(path, options)
+        if _discontinuous(path):
+            raise RecordingError(
+                path,
+                "EDF+D/BDF+D (discontinuous) is not supported: its records have gaps that "
+                "analysis windows must not span, and pyedflib reads continuous files only; "
+                "split it into EDF+C files, one per segment (EDFbrowser: Tools > "
+                "Convert EDF+D to EDF+C)",
+            )
         try:
             self._reader: pyedflib.EdfReader | None = pyedflib.EdfReader(str(path))
         except OSError as exc:

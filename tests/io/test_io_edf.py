@@ -93,6 +93,21 @@ def test_truncated_file(tmp_path: Path) -> None:
         open_recording(path)
 
 
+def test_discontinuous_edf_is_refused_with_how_to_convert_it(tmp_path: Path) -> None:
+    """EDF+D records have gaps that windows must not span, and pyedflib cannot read them:
+    the error says what the file is and what to do, not that it is malformed."""
+    rng = np.random.default_rng(4)
+    path = write(tmp_path / "d.edf", [("EMG1", "uV", 1000, rng.uniform(-500, 500, 3000))])
+    data = bytearray(path.read_bytes())
+    assert data[192:197] == b"EDF+C"
+    data[192:197] = b"EDF+D"
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError, match="discontinuous"):
+        pyedflib.EdfReader(str(path))  # what the reader would otherwise have reported
+    with pytest.raises(RecordingError, match=r"EDF\+D.*not supported.*EDF\+C"):
+        open_recording(path)
+
+
 def test_mixed_rates_give_two_streams_in_time_order(tmp_path: Path, join: Join) -> None:
     rng = np.random.default_rng(0)
     emg = rng.uniform(-500, 500, (2, 2000 * 3))
