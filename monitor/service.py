@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from monitor.api import ApiServer, create_app
 from monitor.config import Settings
 from monitor.decode.wire import Limits
+from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
 from monitor.model import FeatureFrame, Modality
 from monitor.pipeline import Pipeline, TickResult
@@ -189,14 +191,7 @@ class Service:
         keys.update(k for k in detectors if k not in self._state_announced)
         self._state_announced.update(keys)
         keys.update(self._state_rotation.take(detectors.keys(), share))
-        states = {
-            sensor: {
-                "modality": modality,
-                "channels": detectors[(sensor, modality)].status(),
-            }
-            for sensor, modality in keys
-            if (sensor, modality) in detectors
-        }
+        states = sensor_states(detectors, {sensor for sensor, _ in keys})
         publisher.offer(result.frames, states)
         self.hub.offer(result.frames, result.events)
         # The latest frame of every stream is stored once per features_store_every_s,
@@ -263,6 +258,39 @@ class Service:
                 else {}
             ),
         }
+
+
+def sensor_states(
+    detectors: Mapping[tuple[str, Modality], StreamDetector], sensors: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """The retained state of each sensor in ``sensors``: every channel of every stream of
+    the sensor in one message, since the topic is per sensor. A sensor with EMG and ACC
+    streams would otherwise have its state replaced by one modality's, then the other's.
+
+    ``modality`` is the sensor's one modality, or ``mixed``; each channel carries its own.
+    Channel names that two streams share are qualified as ``modality:name``."""
+    if not sensors:
+        return {}
+    by_sensor: dict[str, list[tuple[Modality, StreamDetector]]] = {}
+    for (sensor, modality), det in detectors.items():
+        if sensor in sensors:
+            by_sensor.setdefault(sensor, []).append((modality, det))
+    out: dict[str, dict[str, Any]] = {}
+    for sensor, streams in by_sensor.items():
+        statuses = [(m, det.status()) for m, det in streams]
+        names = [name for _, status in statuses for name in status]
+        shared = {n for n in names if names.count(n) > 1}
+        channels = {
+            (f"{m}:{name}" if name in shared else name): {**state, "modality": m}
+            for m, status in statuses
+            for name, state in status.items()
+        }
+        modalities = {m for m, _ in streams}
+        out[sensor] = {
+            "modality": modalities.pop() if len(modalities) == 1 else "mixed",
+            "channels": channels,
+        }
+    return out
 
 
 def _p99(values: list[float]) -> float | None:
