@@ -296,7 +296,8 @@ class Pipeline:
             )
 
     def save_some(self, share: float) -> int:
-        """Save the states of ``share`` of the detectors (at least one), round robin.
+        """Save the states of ``share`` of the detectors, round robin (fractions carry
+        over to the next call).
 
         Why: a full save of a 500-sensor fleet serialises 4,000 channel states (about
         25 MB of JSON, over a second of CPU) and would hold up the tick that waits for

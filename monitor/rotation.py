@@ -20,14 +20,23 @@ K = TypeVar("K", bound=Hashable)
 class Rotation(Generic[K]):
     def __init__(self) -> None:
         self._order: deque[K] = deque()
+        self._credit = 0.0
 
     def take(self, population: Collection[K], share: float) -> list[K]:
-        """The next ``share`` of ``population`` (at least one member while it has any),
-        each member once per round. Members that left since the round began are skipped;
-        newcomers join at the next round."""
+        """The next ``share`` of ``population``, round robin: each member once per round.
+
+        Fractions carry over from call to call (``share * len`` may be 0.02), so a round
+        takes ``1 / share`` calls whatever the population's size: one stream is refreshed
+        once per period, not on every call. Members that left since the round began are
+        skipped; newcomers join at the next round."""
         if not population:
+            self._credit = 0.0
             return []
-        n = min(len(population), max(1, math.ceil(share * len(population))))
+        self._credit = min(self._credit + share * len(population), float(len(population)))
+        n = math.floor(self._credit + 1e-9)
+        if n <= 0:
+            return []
+        self._credit = max(0.0, self._credit - n)
         keys: dict[K, None] = {}
         refills = 0
         while len(keys) < n:

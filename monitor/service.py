@@ -9,6 +9,7 @@ is global: tests and the demo build as many services as they like.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Collection, Mapping
@@ -21,7 +22,7 @@ from monitor.decode.wire import Limits
 from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
 from monitor.model import FeatureFrame, Modality
-from monitor.pipeline import Pipeline, TickResult
+from monitor.pipeline import Pipeline, RateLimitedLog, TickResult
 from monitor.rotation import Rotation
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.mqtt import MqttPublisher
@@ -57,6 +58,9 @@ class Service:
         self.started = time.time()
         self._store_rotation: Rotation[tuple[str, Modality]] = Rotation()
         self._unstored: dict[tuple[str, Modality], FeatureFrame] = {}
+        self._to_store: list[FeatureFrame] = []  # due for the store at the next step
+        self._stepping: asyncio.Future[TickResult] | None = None
+        self._store_warn = RateLimitedLog()
         self._state_rotation: Rotation[tuple[str, Modality]] = Rotation()
         self._state_announced: set[tuple[str, Modality]] = set()
 
@@ -97,10 +101,27 @@ class Service:
     ) -> None:
         if self.api is not None:
             self.api.close()
-        if self.pipeline is not None:
-            self.pipeline.save_states()
+        if self._stepping is not None and not self._stepping.done():
+            # A tick still running in its thread (cancelled while shielded): let it end
+            # before the final save reads the detectors and the store closes.
+            with contextlib.suppress(Exception):
+                await self._stepping
         if self.store is not None:
-            self.store.close()
+            pending = self._to_store + list(self._unstored.values())
+            self._to_store, self._unstored = [], {}
+            try:
+                if pending:
+                    self.store.add_features(pending)
+            except Exception as exc:  # the states below matter more: go on to them
+                log.error("%d feature samples not stored at shutdown: %s", len(pending), exc)
+        try:
+            if self.pipeline is not None:
+                self.pipeline.save_states()
+        except Exception as exc:  # said, and the store is still closed cleanly
+            log.error("detector states not saved at shutdown: %s", exc)
+        finally:
+            if self.store is not None:
+                self.store.close()
 
     def _parts(self) -> tuple[Pipeline, MqttPublisher, Store, MqttLink]:
         if (
@@ -211,28 +232,45 @@ class Service:
         the features) run in the same thread call, just before the step: saving from
         another thread while a tick updates the detectors would read them half-changed,
         and a second thread hop after the step would wait for the GIL while the event
-        loop publishes, delaying the next tick."""
+        loop publishes, delaying the next tick. The step is shielded from cancellation
+        so that shutdown (``__aexit__``) can wait for it before the final save."""
         self._parts()  # fail early outside "async with"
         period = self.settings.service.tick_s
         save_share = min(1.0, period / max(self.settings.service.state_save_s, 1e-3))
-        to_store: list[FeatureFrame] = []
         while True:
             started = time.perf_counter()
             try:
                 async with self.tick_lock:
-                    result = await asyncio.to_thread(self._step, to_store, save_share)
-                    to_store = self._dispatch(result)
+                    self._stepping = asyncio.ensure_future(
+                        asyncio.to_thread(self._step, save_share)
+                    )
+                    result = await asyncio.shield(self._stepping)
+                    self._to_store.extend(self._dispatch(result))
             except Exception:  # the service never dies of one bad tick; say why, go on
                 log.exception("tick failed; the data of this tick is lost")
-                to_store = []
             await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
 
-    def _step(self, to_store: list[FeatureFrame], save_share: float) -> TickResult:
-        pipeline, _, store, _ = self._parts()
-        if to_store:
-            store.add_features(to_store)
-        pipeline.save_some(save_share)
+    def _step(self, save_share: float) -> TickResult:
+        pipeline, _, _, _ = self._parts()
+        self._write_store(save_share)
         return pipeline.tick()
+
+    def _write_store(self, save_share: float) -> None:
+        """The store's share of the previous tick. A failing store (disk full, locked)
+        costs the history and the state saves, never the monitoring: say so, go on."""
+        pipeline, _, store, _ = self._parts()
+        frames, self._to_store = self._to_store, []
+        try:
+            if frames:
+                store.add_features(frames)
+            pipeline.save_some(save_share)
+        except Exception as exc:
+            self._store_warn.warn(
+                "store",
+                "-",
+                f"store write failed ({type(exc).__name__}: {exc}); {len(frames)} feature "
+                "samples not stored, monitoring goes on",
+            )
 
     async def _stats(self) -> None:
         _, publisher, _, _ = self._parts()

@@ -38,7 +38,7 @@ def threshold_for_arl0(k: float, arl0: float) -> float:
     or ARL0), the bisection."""
     if k >= 1e-6:
         c = 2.0 * k * k * arl0
-        if c > 10.0:
+        if 10.0 < c < 1e300:
             x = math.log1p(c)
             for _ in range(100):
                 nxt = math.log1p(c + x)
@@ -46,11 +46,15 @@ def threshold_for_arl0(k: float, arl0: float) -> float:
                 x = nxt
                 if done:
                     break
-            h = x / (2.0 * k) - 1.166
-            if h > 0.0:
-                while siegmund_arl0(k, h) < arl0:  # rounding: step up to the safe side
-                    h = math.nextafter(h, math.inf)
-                return h
+            b = x / (2.0 * k)
+            # Rounding may leave ARL0 a hair short: step b (what siegmund_arl0 sees) up by
+            # ulps; a few steps at most, else give the case to the bisection.
+            for _ in range(64):
+                if b - 1.166 <= 0.0 or 2.0 * k * b >= 700.0:
+                    break
+                if siegmund_arl0(k, b - 1.166) >= arl0:
+                    return b - 1.166
+                b = math.nextafter(b, math.inf)
     return threshold_by_bisection(k, arl0)
 
 

@@ -99,12 +99,12 @@ class FatigueChannel:
 
     _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
     _mirror: npt.NDArray[np.float64] = field(
-        init=False, default_factory=lambda: np.empty((0, 3)), repr=False
+        init=False, default_factory=lambda: np.empty((0, 3)), repr=False, compare=False
     )
     _mirror_of: list[tuple[float, float, float]] | None = field(
-        init=False, default=None, repr=False
+        init=False, default=None, repr=False, compare=False
     )
-    _mirror_n: int = field(init=False, default=0, repr=False)
+    _mirror_n: int = field(init=False, default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.gate = ActivityGate(self.settings.active_ratio, self.hop_s)
@@ -133,6 +133,7 @@ class FatigueChannel:
         self.baseline = None if b is None else Baseline(**b)
         self.learn = [(float(a), float(b_), float(c)) for a, b_, c in state["learn"]]
         self.sample = [(float(a), float(b_), float(c)) for a, b_, c in state["sample"]]
+        self._mirror_of = None
         self.active_run = int(state["active_run"])
         self.index = int(state["index"])
         self.cusum = Cusum.from_state(state["cusum"])
@@ -147,6 +148,7 @@ class FatigueChannel:
         self.baseline = None
         self.learn.clear()
         self.sample.clear()
+        self._mirror_of = None  # the next fit rebuilds the array from the list
         self.recent.clear()
         self.cusum.reset()
 

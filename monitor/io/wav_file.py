@@ -44,9 +44,9 @@ def _container_bytes(path: Path) -> int | None:
     when the header cannot be walked; only the fallback path for 3-byte data asks."""
     with path.open("rb") as f:
         head = f.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"RIFX") or head[8:12] != b"WAVE":
             return None
-        order = "<" if head[:4] == b"RIFF" else ">"
+        order = ">" if head[:4] == b"RIFX" else "<"
         while True:
             chunk = f.read(8)
             if len(chunk) < 8:

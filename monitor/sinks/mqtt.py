@@ -33,7 +33,7 @@ class Publisher(Protocol):
     ) -> None: ...
 
     def publish_nowait(self, topic: str, payload: str | bytes) -> bool:
-        """Queue a QoS 0 message without awaiting anything; False when it was not queued."""
+        """Queue a QoS 0 message without awaiting anything; False when it was refused."""
         ...
 
 
@@ -71,7 +71,7 @@ class MqttPublisher:
         self._stats: dict[str, Any] | None = None
         self.published_alerts = 0
         self.published_features = 0
-        self.unsent_features = 0  # QoS 0 messages the client would not queue (queue full)
+        self.unsent_features = 0  # QoS 0 messages the client refused (not connected)
 
     def offer(self, frames: Sequence[FeatureFrame], states: Mapping[str, dict[str, Any]]) -> None:
         for f in frames:

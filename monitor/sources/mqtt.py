@@ -49,7 +49,9 @@ class IngestClient(aiomqtt.Client):
 
         Why: for QoS 0 there is nothing to wait for, yet aiomqtt's ``publish`` is a
         coroutine with a semaphore; 500 feature messages per tick cost 22 ms that way
-        and 2 ms this way. False when paho refused it (not connected, queue full)."""
+        and 2 ms this way. False when paho refused it (not connected). paho does not
+        bound this queue for QoS 0; what bounds it is the publisher's awaiting of the
+        QoS 1 messages that follow, whose PUBACKs come back only after it drained."""
         info = self._client.publish(topic, payload, 0, False)
         return bool(info.rc == mqtt.MQTT_ERR_SUCCESS)
 

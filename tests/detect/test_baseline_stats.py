@@ -67,3 +67,17 @@ def test_the_sample_mirror_follows_appends_clears_and_replacements() -> None:
     np.testing.assert_array_equal(ch._sample_array(), np.array(rows[:3]))
     ch.sample = [(9.0, 9.0, 9.0)] * 3  # a new list of the same length
     np.testing.assert_array_equal(ch._sample_array(), np.full((3, 3), 9.0))
+
+
+def test_channels_compare_by_state_not_by_their_array_cache() -> None:
+    from monitor.config import Settings
+    from monitor.detect.fatigue import FatigueChannel
+
+    a = FatigueChannel(Settings().detect.emg, 0.5, 2)
+    b = FatigueChannel(Settings().detect.emg, 0.5, 2)
+    a.sample.append((80.0, 3.0, -20.0))
+    b.sample.append((80.0, 3.0, -20.0))
+    a._sample_array()  # only a has built its cache
+    assert a == b
+    b.sample.append((81.0, 3.0, -20.0))
+    assert a != b

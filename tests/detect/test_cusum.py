@@ -49,3 +49,25 @@ def test_direct_threshold_is_the_smallest_h_reaching_arl0(arl0: float) -> None:
         below = h * (1.0 - 1e-9)
         assert below <= 0.0 or siegmund_arl0(float(k), below) < arl0
         assert h == pytest.approx(threshold_by_bisection(float(k), arl0), rel=2e-9)
+
+
+@pytest.mark.parametrize("arl0", [12.549562, 12.549435392873134, 12.5494353928, 1e300])
+def test_threshold_near_h_zero_and_at_huge_arl0_takes_few_steps(
+    arl0: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: stepping h by its own ulp near h = 0 took millions of ARL0
+    evaluations (the threshold is computed inside a tick). Now a handful, else the
+    bisection's ~40."""
+    from monitor.detect import cusum
+
+    calls = 0
+
+    def counting(k: float, h: float) -> float:
+        nonlocal calls
+        calls += 1
+        return siegmund_arl0(k, h)
+
+    monkeypatch.setattr(cusum, "siegmund_arl0", counting)
+    h = cusum.threshold_for_arl0(2.0, arl0)
+    assert calls < 200
+    assert h >= 0.0 and siegmund_arl0(2.0, h) >= arl0

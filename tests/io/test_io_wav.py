@@ -60,25 +60,35 @@ def test_float_wav_is_arbitrary_units(tmp_path: Path, join: Join) -> None:
         np.testing.assert_array_equal(join(rec.blocks(0.7))[("f", "emg")], x.T)
 
 
-def _wav24(path: Path, samples: np.ndarray, fs: int, before_fmt: bytes = b"") -> None:
+def _wav24(
+    path: Path, samples: np.ndarray, fs: int, before_fmt: bytes = b"", rf64: bool = False
+) -> None:
     """scipy cannot write 24-bit PCM, which it cannot memory-map either: write one by hand.
-    ``before_fmt``: the payload of a LIST chunk put before the fmt chunk (padded when odd)."""
+    ``before_fmt``: the payload of a LIST chunk put before the fmt chunk (padded when odd);
+    ``rf64``: the 64-bit variant (sizes in a ds64 chunk, 0xFFFFFFFF in the headers)."""
     raw = b"".join(int(v).to_bytes(3, "little", signed=True) for v in samples)
     fmt = struct.pack("<HHIIHH", 1, 1, fs, fs * 3, 3, 24)
-    body = b"WAVE"
+    chunks = b""
     if before_fmt:
-        body += b"LIST" + struct.pack("<I", len(before_fmt)) + before_fmt
-        body += b"\0" * (len(before_fmt) & 1)
-    body += b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    body += b"data" + struct.pack("<I", len(raw)) + raw
-    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+        chunks += b"LIST" + struct.pack("<I", len(before_fmt)) + before_fmt
+        chunks += b"\0" * (len(before_fmt) & 1)
+    chunks += b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"data" + struct.pack("<I", 0xFFFFFFFF if rf64 else len(raw)) + raw
+    if not rf64:
+        path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+        return
+    riff_size = 4 + 8 + 28 + len(chunks)
+    ds64 = b"ds64" + struct.pack("<IQQQI", 28, riff_size, len(raw), len(samples), 0)
+    path.write_bytes(b"RF64" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + ds64 + chunks)
 
 
-@pytest.mark.parametrize("before_fmt", [b"", b"INFOodd"])
-def test_24_bit_falls_back_to_a_full_read(tmp_path: Path, join: Join, before_fmt: bytes) -> None:
+@pytest.mark.parametrize(("before_fmt", "rf64"), [(b"", False), (b"INFOodd", False), (b"", True)])
+def test_24_bit_falls_back_to_a_full_read(
+    tmp_path: Path, join: Join, before_fmt: bytes, rf64: bool
+) -> None:
     samples = np.array([0, 1, -1, 8388607, -8388608, 12345] * 50)
     path = tmp_path / "deep.wav"
-    _wav24(path, samples, 2000, before_fmt)
+    _wav24(path, samples, 2000, before_fmt, rf64)
     with pytest.raises(ValueError, match="mmap"):
         wavfile.read(path, mmap=True)
     with open_recording(path) as rec:
