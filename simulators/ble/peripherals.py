@@ -113,8 +113,14 @@ class VirtualPeripheral:
         self.device.on("disconnection", self._on_disconnection)
         await self.device.power_on()
         adv, scan = _adv(self.name, self.service_uuid)
+        # Every 100 ms (bumble's default is 1 s): a 1 s scan on a busy machine missed
+        # a device now and then; real sensors advertise at 20 ms to 1 s.
         await self.device.start_advertising(
-            advertising_data=adv, scan_response_data=scan, auto_restart=True
+            advertising_data=adv,
+            scan_response_data=scan,
+            auto_restart=True,
+            advertising_interval_min=100.0,
+            advertising_interval_max=100.0,
         )
         self._task = asyncio.create_task(self._stream(), name=f"virtual-{self.name}")
         return self
