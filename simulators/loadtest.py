@@ -210,11 +210,15 @@ def _windows_per_stream(signal_s: float) -> int:
     return math.floor((signal_s - emg.window_s) / emg.hop_s + 1e-9) + 1
 
 
-def _quantile(values: list[float], q: float) -> float | None:
+def _quantile(values: list[float], q: float, population: int | None = None) -> float | None:
+    """The q-quantile of ``values``; with ``population`` (> len(values)), of a population
+    whose missing members are later than every value (None when the quantile is one)."""
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+    n = len(ordered) if population is None else max(population, len(ordered))
+    rank = math.ceil(q * n) - 1
+    return ordered[min(len(ordered) - 1, rank)] if rank < len(ordered) else None
 
 
 def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> LoadResult:
@@ -280,9 +284,7 @@ def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> Load
                 arrivals.append((arrived, t))
         result.windows_published = len(latencies)
         result.windows_expected = sensors * _windows_per_stream(len(step_times) * interval)
-        rank = math.ceil(0.99 * result.windows_expected) - 1
-        ordered = sorted(latencies)
-        result.latency_p99_all_s = ordered[rank] if 0 <= rank < len(ordered) else None
+        result.latency_p99_all_s = _quantile(latencies, 0.99, result.windows_expected)
         result.latency_p50_s = _quantile(latencies, 0.5)
         result.latency_p99_s = _quantile(latencies, 0.99)
         steady = [
