@@ -20,11 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from simulators.emg import nice_range
-from simulators.errors import ScenarioError
+from simulators.errors import require as _check
+from simulators.field_acc import AccMotion, unit_vector, validate_field_acc
+from simulators.field_emg import quantise
 from simulators.shaping import OverlapAddShaper
 from simulators.spectra import gaussian_peak, tapered_band
 from simulators.stream import Simulation
-from simulators.truth import Curve, Phase, RecordingTruth
+from simulators.truth import OMIT_DEFAULT, Artifact, Curve, Phase, RecordingTruth
 
 __all__ = ["ACC_CHANNELS", "TREMOR_BAND_HZ", "AccGenerator", "AccScenario"]
 
@@ -33,6 +35,8 @@ F64 = npt.NDArray[np.float64]
 
 ACC_UNIT = "m/s^2"
 ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
+#: Metadata of optional scenario fields: left out of the truth's params at their default.
+_OPTIONAL = {OMIT_DEFAULT: True}
 #: The monitor's tremor band; the truth RMS is defined inside it.
 TREMOR_BAND_HZ = (4.0, 12.0)
 
@@ -45,6 +49,16 @@ class AccScenario:
     by ``tremor_gain`` over ``ramp_s`` seconds (enhanced physiological tremor). With it, the
     physiological tremor stays and a pathological one ramps in from 0 to
     ``pathological_rms``. RMS values are of the 3-D vector, in m/s^2.
+
+    Field conditions (``simulators.field_acc``; off by default and then left out of the
+    truth's params): ``motion_kind`` walk / run / arm_swing / hammer (a waveform repeated
+    every cycle at ``cycle_hz`` with harmonic amplitudes ``cycle_harmonics``, m/s^2, a
+    half-rate sway ``cycle_sub`` and an impact of ``impact_ms2`` ringing at ``impact_hz``
+    at each cycle start) or handwriting (stroke bursts at ``stroke_lo_hz``..``stroke_hi_hz``
+    of ``stroke_ms2``), from ``motion_start_s`` to ``motion_end_s``;
+    ``tremor_from_start``: the pathological tremor is at full amplitude from t = 0 (no
+    onset); ``quant_step`` > 0: the output is rounded to that step (m/s^2) and clipped to a
+    signed ``quant_bits`` range.
     """
 
     fs: float = 100.0
@@ -67,9 +81,27 @@ class AccScenario:
     noise_rms: float = 0.005
     block_s: float = 20.0
     batch_s: float = 80.0
+    motion_kind: str = field(default="none", metadata=_OPTIONAL)
+    motion_start_s: float = field(default=0.0, metadata=_OPTIONAL)
+    motion_end_s: float | None = field(default=None, metadata=_OPTIONAL)
+    cycle_hz: float = field(default=0.0, metadata=_OPTIONAL)
+    cycle_cv: float = field(default=0.03, metadata=_OPTIONAL)
+    cycle_harmonics: tuple[float, ...] = field(default=(), metadata=_OPTIONAL)
+    cycle_sub: float = field(default=0.0, metadata=_OPTIONAL)
+    impact_ms2: float = field(default=0.0, metadata=_OPTIONAL)
+    impact_hz: float = field(default=20.0, metadata=_OPTIONAL)
+    impact_decay_s: float = field(default=0.02, metadata=_OPTIONAL)
+    stroke_lo_hz: float = field(default=4.3, metadata=_OPTIONAL)
+    stroke_hi_hz: float = field(default=5.9, metadata=_OPTIONAL)
+    stroke_ms2: float = field(default=0.0, metadata=_OPTIONAL)
+    tremor_from_start: bool = field(default=False, metadata=_OPTIONAL)
+    quant_step: float = field(default=0.0, metadata=_OPTIONAL)
+    quant_bits: int = field(default=12, metadata=_OPTIONAL)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "cycle_harmonics", tuple(self.cycle_harmonics))
         _validate_acc(self)
+        validate_field_acc(self)
 
     @property
     def n_samples(self) -> int:
@@ -86,14 +118,10 @@ class AccScenario:
     @property
     def dominant_tremor_hz(self) -> float:
         """The tremor frequency after the onset: the pathological one when there is one."""
-        if self.onset_s is not None and self.pathological_hz is not None:
+        present = self.onset_s is not None or self.tremor_from_start
+        if present and self.pathological_hz is not None:
             return self.pathological_hz
         return self.tremor_hz
-
-
-def _check(ok: bool, name: str, value: object, expected: str) -> None:
-    if not ok:
-        raise ScenarioError(name, value, expected)
 
 
 def _validate_acc(s: AccScenario) -> None:
@@ -188,16 +216,6 @@ def _validate_acc(s: AccScenario) -> None:
     _check(s.batch_s >= s.block_s, "batch_s", s.batch_s, "must be >= block_s")
 
 
-def _unit_vector(rng: np.random.Generator) -> F64:
-    """Uniform on the sphere: an isotropic Gaussian normalised."""
-    while True:
-        v = rng.standard_normal(3)
-        n = float(np.linalg.norm(v))
-        if n > 1e-6:
-            out: F64 = v / n
-            return out
-
-
 @dataclass(frozen=True)
 class _Realisation:
     gravity_dir: F64 = field(repr=False)
@@ -208,16 +226,16 @@ class _Realisation:
 
 
 def _realise(rng: np.random.Generator) -> _Realisation:
-    g = _unit_vector(rng)
-    p = _unit_vector(rng)
+    g = unit_vector(rng)
+    p = unit_vector(rng)
     p = p - g * float(g @ p)
     p /= max(float(np.linalg.norm(p)), 1e-9)
     return _Realisation(
         gravity_dir=g,
         wobble_axis=p,
         wobble_phase=float(rng.uniform(0.0, 2.0 * np.pi)),
-        tremor_dir=_unit_vector(rng),
-        pathological_dir=_unit_vector(rng),
+        tremor_dir=unit_vector(rng),
+        pathological_dir=unit_vector(rng),
     )
 
 
@@ -233,8 +251,10 @@ class AccGenerator(Simulation):
         super().__init__(fs=s.fs, channels=ACC_CHANNELS, unit=ACC_UNIT, n_samples=s.n_samples)
         self.scenario = s
         trem_rng, path_rng, move_rng, noise_rng, draws_rng = rng.spawn(5)
+        (motion_rng,) = rng.spawn(1)  # after the five: older recordings stay identical
         self._noise_rng = noise_rng
         self.realisation = _realise(draws_rng)
+        self.motion = AccMotion(s, self.realisation.gravity_dir, motion_rng)
         self._tremor = OverlapAddShaper(1, s.hop, trem_rng)
         self._path = OverlapAddShaper(1, s.hop, path_rng)
         self._move = OverlapAddShaper(3, s.hop, move_rng)
@@ -271,6 +291,8 @@ class AccGenerator(Simulation):
         """0 before the onset, rising linearly to 1 over ``ramp_s``."""
         s = self.scenario
         tt = np.asarray(t, dtype=np.float64)
+        if s.tremor_from_start:
+            return np.ones_like(tt)
         if s.onset_s is None:
             return np.zeros_like(tt)
         if s.ramp_s <= 0.0:
@@ -330,17 +352,26 @@ class AccGenerator(Simulation):
         x += np.outer(r.tremor_dir, trem * self._physiological_rms_at(t))
         if s.pathological_hz is not None:
             x += np.outer(r.pathological_dir, path * self._pathological_rms_at(t))
+        if s.motion_kind != "none":
+            x += self.motion.at(t)
         if s.noise_rms > 0.0:
             x += self._noise_rng.standard_normal((3, m)) * s.noise_rms
-        return x.astype(np.float32)
+        out = x.astype(np.float32)
+        if s.quant_step > 0.0:
+            quantise(out, s.quant_step, s.quant_bits)
+        return out
 
     # -- truth ---------------------------------------------------------------------------
 
     def physical_range(self) -> float:
         """A symmetric range (m/s^2) that a file format should allow for this recording."""
         s = self.scenario
+        if s.quant_step > 0.0:
+            return nice_range(s.quant_step * 2.0 ** (s.quant_bits - 1))
         peak = s.gravity + 6.0 * s.movement_rms + 6.0 * s.tremor_rms0 * max(1.0, s.tremor_gain)
         peak += 6.0 * s.pathological_rms + 6.0 * s.noise_rms
+        if s.motion_kind != "none":
+            peak += self.motion.peak()
         return nice_range(peak)
 
     def truth_times(self) -> F64:
@@ -349,6 +380,8 @@ class AccGenerator(Simulation):
 
     def phases(self) -> tuple[Phase, ...]:
         s = self.scenario
+        if s.tremor_from_start:
+            return (Phase(start_s=0.0, end_s=s.duration_s, kind="tremor"),)
         if s.onset_s is None:
             return (Phase(start_s=0.0, end_s=s.duration_s, kind="baseline"),)
         ramp_end = min(s.duration_s, s.onset_s + s.ramp_s)
@@ -360,6 +393,31 @@ class AccGenerator(Simulation):
         if s.duration_s > ramp_end:
             out.append(Phase(start_s=ramp_end, end_s=s.duration_s, kind="tremor"))
         return tuple(out)
+
+    def artifacts(self) -> tuple[Artifact, ...]:
+        """The voluntary movement, if any: not tremor, though it may reach 4-12 Hz."""
+        m = self.motion
+        if self.scenario.motion_kind == "none":
+            return ()
+        return (
+            Artifact(
+                start_s=m.start, end_s=m.end, kind="voluntary_movement", channels=ACC_CHANNELS
+            ),
+        )
+
+    def _motion_realised(self) -> dict[str, object]:
+        m = self.motion
+        if self.scenario.motion_kind == "none":
+            return {}
+        out: dict[str, object] = {"motion_dir": m.main_dir, "motion_side_dir": m.side_dir}
+        if m.periodic:
+            out["cycle_starts_s"] = m.step_times()
+        if m.handwriting:
+            out["strokes"] = [
+                {"start_s": a, "duration_s": d, "hz": f, "ms2": amp, "chirp_hz_per_s": c}
+                for a, d, f, amp, c in m.strokes.tolist()
+            ]
+        return out
 
     def truth(self, *, file: str = "", seed: int | None = None) -> RecordingTruth:
         """Ground truth for this recording; the writer fills in the file-format fields."""
@@ -382,6 +440,7 @@ class AccGenerator(Simulation):
             onset_s=s.onset_s,
             end_s=s.duration_s,
             phases=self.phases(),
+            artifacts=self.artifacts(),
             tremor_rms_true=Curve(t=tuple(float(x) for x in t), values=tuple(map(float, rms))),
             tremor_hz=s.dominant_tremor_hz,
             tremor_band_hz=s.tremor_band,
@@ -395,6 +454,7 @@ class AccGenerator(Simulation):
                     "gravity_dir": r.gravity_dir,
                     "tremor_dir": r.tremor_dir,
                     "pathological_dir": r.pathological_dir if s.pathological_hz else None,
+                    **self._motion_realised(),
                     "wobble_axis": r.wobble_axis,
                     "wobble_phase_rad": r.wobble_phase,
                     "tremor_band_fraction": self.tremor_band_fraction,

@@ -23,7 +23,7 @@ from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import Dropout, EmgGenerator, EmgScenario, ForceStep, RestPeriod
 from simulators.errors import ScenarioError, UnknownFormatError
 from simulators.record import record
-from simulators.scenarios import PlannedRecording, make_scenarios
+from simulators.scenarios import SETS, PlannedRecording, make_scenarios
 from simulators.stream import Simulation
 from simulators.truth import RecordingTruth, sidecar_path
 from simulators.writers import format_for
@@ -418,12 +418,24 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios",
         help="write a mixed, seeded set of recordings plus DIR/truth.json",
         description="Write N recordings (fatiguing and non-fatiguing EMG, accelerometers with\n"
-        "and without tremor; mostly EDF, some CSV) and DIR/truth.json.",
-        epilog="example:\n  fatigue-sim scenarios --n 60 --seed 7 -o bench/\n",
+        "and without tremor; mostly EDF, some CSV) and DIR/truth.json.\n"
+        "--set classic: laboratory holds, one disturbance at a time (the default).\n"
+        "--set field: sessions as recorded in the field (rests at both ends, intermittent\n"
+        "and cyclic work, 200 Hz 8-bit armbands, ECG, electrode shifts, temperature drift;\n"
+        "walking, writing and hammering wrists); params.kind names each condition.",
+        epilog="examples:\n  fatigue-sim scenarios --n 60 --seed 7 -o bench/\n"
+        "  fatigue-sim scenarios --set field --n 60 --seed 1 -o field1/\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sc.add_argument("--n", type=_int(1), default=60, metavar="N", help="recordings (60)")
     sc.add_argument("--seed", type=_int(0), default=0, metavar="S", help="set seed (0)")
+    sc.add_argument(
+        "--set",
+        dest="set_name",
+        choices=SETS,
+        default="classic",
+        help="which scenario set (classic)",
+    )
     sc.add_argument(
         "-o",
         "--output",
@@ -719,7 +731,9 @@ def _scenarios(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(plan.file, refresh=False)
                 bar.update(1)
 
-        truth_set = make_scenarios(args.n, args.seed, out, on_recording=tick)
+        truth_set = make_scenarios(
+            args.n, args.seed, out, on_recording=tick, set_name=args.set_name
+        )
     onsets = sum(r.onset_s is not None for r in truth_set.recordings)
     print(
         f"wrote {len(truth_set.recordings)} recordings ({onsets} with an onset) "

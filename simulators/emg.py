@@ -18,12 +18,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from simulators.errors import ScenarioError
+from simulators.errors import require as _check
+from simulators.field_emg import (
+    EmgModulation,
+    duty_rests,
+    field_artifacts,
+    field_realised,
+    quantise,
+    validate_field_emg,
+)
 from simulators.schedule import ForceStep, RestPeriod, Timeline, build_timeline, emg_phases
 from simulators.shaping import OverlapAddShaper
-from simulators.spectra import CORNER_RATIO, MdfTable, emg_analysis_band, shwedyk_psd
+from simulators.spectra import (
+    CORNER_RATIO,
+    EMG_BAND_HIGH_HZ,
+    EMG_BAND_LOW_HZ,
+    MdfTable,
+    emg_analysis_band,
+    folded_shwedyk_psd,
+    shwedyk_psd,
+)
 from simulators.stream import Simulation
-from simulators.truth import Artifact, Curve, RecordingTruth
+from simulators.truth import OMIT_DEFAULT, Artifact, Curve, RecordingTruth
 
 __all__ = [
     "Dropout",
@@ -42,6 +58,10 @@ F64 = npt.NDArray[np.float64]
 EMG_UNIT = "mV"
 #: Gaussian envelopes are cut at this many sigmas: the artefact's start and end in the truth.
 MOTION_SIGMAS = 3.0
+
+
+#: Metadata of optional scenario fields: left out of the truth's params at their default.
+_OPTIONAL = {OMIT_DEFAULT: True}
 
 
 def emg_channel_names(n: int) -> tuple[str, ...]:
@@ -92,6 +112,29 @@ class EmgScenario:
     ``F**force_rms_exponent`` and MDF by ``F**force_mdf_exponent``. ``mains_harmonics`` are
     amplitudes relative to ``mains_mv`` of harmonics 1, 2, 3, ... (odd ones dominate in
     real hum). ``channel_*_spread`` are the ± fractions of per-channel MDF and gain.
+
+    The field conditions (``simulators.field_emg`` has the physiology and the sources)
+    default to off and are then left out of the truth's ``params``:
+
+    - ``lead_rest_s`` / ``trail_rest_s``: silent muscle before the first and after the last
+      contraction.
+    - ``duty_on_s`` / ``duty_off_s``: intermittent work between the lead and trail rests
+      (and around explicit ``rests``); the off periods are rests for fatigue (partial
+      recovery with ``recovery_tau_s``).
+    - ``cycle_s``: dynamic cyclic work, a burst in the first ``cycle_duty`` of every cycle,
+      burst amplitude ± ``cycle_amp_jitter`` from cycle to cycle, MDF swinging by
+      ± ``cycle_mdf_swing`` within the cycle (phase ``cycle_mdf_phase``, radians).
+    - ``force_rise``: force rises by this fraction from the onset to ``end_s``.
+    - ``shift_s``: electrode shift; MDF times ``1 + shift_mdf`` and RMS times
+      ``1 + shift_rms`` from then on; ``shift_motion_mv`` adds a contact transient ending at
+      the shift (a signal gap is an ordinary entry of ``dropouts``).
+    - ``temp_mdf_change``: MDF drifts by this fraction from ``temp_start_s`` to
+      ``temp_end_s`` (raised cosine), RMS by ``temp_rms_per_mdf`` times that.
+    - ``ecg_mv``: R-wave amplitude of ECG cross-talk at ``ecg_bpm`` with RR-interval
+      variability ``ecg_hrv`` (a fraction).
+    - ``aliased``: no anti-alias filter, the muscle spectrum folds about fs/2 (allows
+      fs down to 100 Hz); ``quant_step_mv`` > 0 rounds the output to that step and clips
+      it to a signed ``quant_bits`` range.
     """
 
     fs: float = 2000.0
@@ -120,6 +163,30 @@ class EmgScenario:
     channel_gain_spread: float = 0.15
     block_s: float = 0.5
     batch_s: float = 8.0
+    lead_rest_s: float = field(default=0.0, metadata=_OPTIONAL)
+    trail_rest_s: float = field(default=0.0, metadata=_OPTIONAL)
+    duty_on_s: float = field(default=0.0, metadata=_OPTIONAL)
+    duty_off_s: float = field(default=0.0, metadata=_OPTIONAL)
+    cycle_s: float = field(default=0.0, metadata=_OPTIONAL)
+    cycle_duty: float = field(default=0.5, metadata=_OPTIONAL)
+    cycle_mdf_swing: float = field(default=0.0, metadata=_OPTIONAL)
+    cycle_mdf_phase: float = field(default=0.0, metadata=_OPTIONAL)
+    cycle_amp_jitter: float = field(default=0.0, metadata=_OPTIONAL)
+    force_rise: float = field(default=0.0, metadata=_OPTIONAL)
+    shift_s: float | None = field(default=None, metadata=_OPTIONAL)
+    shift_mdf: float = field(default=0.0, metadata=_OPTIONAL)
+    shift_rms: float = field(default=0.0, metadata=_OPTIONAL)
+    shift_motion_mv: float = field(default=0.0, metadata=_OPTIONAL)
+    temp_mdf_change: float = field(default=0.0, metadata=_OPTIONAL)
+    temp_start_s: float = field(default=0.0, metadata=_OPTIONAL)
+    temp_end_s: float = field(default=0.0, metadata=_OPTIONAL)
+    temp_rms_per_mdf: float = field(default=-0.5, metadata=_OPTIONAL)
+    ecg_mv: float = field(default=0.0, metadata=_OPTIONAL)
+    ecg_bpm: float = field(default=70.0, metadata=_OPTIONAL)
+    ecg_hrv: float = field(default=0.05, metadata=_OPTIONAL)
+    aliased: bool = field(default=False, metadata=_OPTIONAL)
+    quant_step_mv: float = field(default=0.0, metadata=_OPTIONAL)
+    quant_bits: int = field(default=8, metadata=_OPTIONAL)
 
     def __post_init__(self) -> None:
         for name in ("force_steps", "rests", "mains_harmonics", "dropouts"):
@@ -143,17 +210,37 @@ class EmgScenario:
         return round(0.5 * self.block_s * self.fs)
 
     @property
+    def schedule_band(self) -> tuple[float, float]:
+        """Band of the muscle's own MDF (the schedule): the analysis band, except for an
+        aliased device, whose muscle still has its 20-450 Hz spectrum before folding."""
+        return (EMG_BAND_LOW_HZ, EMG_BAND_HIGH_HZ) if self.aliased else self.analysis_band
+
+    @property
+    def all_rests(self) -> tuple[RestPeriod, ...]:
+        """Every period the muscle is off: ``rests`` plus the lead, trail and duty-cycle
+        rests (the trail rest runs past the end so the recording ends silent)."""
+        if not (self.lead_rest_s or self.trail_rest_s or self.duty_on_s):
+            return self.rests
+        return duty_rests(
+            self.rests,
+            duration_s=self.duration_s,
+            lead_s=self.lead_rest_s,
+            trail_s=self.trail_rest_s,
+            on_s=self.duty_on_s,
+            off_s=self.duty_off_s,
+        )
+
+    @property
     def end_s(self) -> float:
-        """End of the fatiguing period: the first rest after the onset, else the end."""
+        """End of the fatiguing period: the first of ``rests`` after the onset or the
+        trail rest, else the end. The off periods of intermittent work (shorter than
+        ``LONG_REST_S`` by validation) only slow the fatigue: it carries on across them."""
         if self.onset_s is None:
             return self.duration_s
-        later = [r.start_s for r in self.rests if r.start_s >= self.onset_s]
-        return min(later, default=self.duration_s)
-
-
-def _check(ok: bool, name: str, value: object, expected: str) -> None:
-    if not ok:
-        raise ScenarioError(name, value, expected)
+        ends = [r.start_s for r in self.rests if r.start_s >= self.onset_s]
+        if self.trail_rest_s:
+            ends.append(self.duration_s - self.trail_rest_s)
+        return min(ends, default=self.duration_s)
 
 
 def _finite(*values: float) -> bool:
@@ -166,13 +253,18 @@ def _check_mdf_reachable(s: EmgScenario) -> None:
     Below ~25 Hz no Shwedyk spectrum has its in-band median (the 20 Hz edge holds it up),
     so an MDF schedule that low could not be generated truthfully.
     """
-    lo, hi = MdfTable.for_band(s.analysis_band).mdf_range
+    lo, hi = MdfTable.for_band(s.schedule_band).mdf_range
     levels = [1.0] + [st.level for st in s.force_steps]
     low_ratio = s.mdf_floor if s.onset_s is not None else 1.0
     lowest = (
         s.mdf0_hz * low_ratio * (1 - s.channel_mdf_spread) * min(levels) ** s.force_mdf_exponent
     )
     highest = s.mdf0_hz * (1 + s.channel_mdf_spread) * max(levels) ** s.force_mdf_exponent
+    if s.force_rise:
+        highest *= (1.0 + s.force_rise) ** s.force_mdf_exponent
+    low_field, high_field = EmgModulation.mdf_factor_bounds(s)
+    lowest *= low_field
+    highest *= high_field
     _check(
         lowest >= 1.02 * lo and highest <= 0.98 * hi,
         "mdf0_hz",
@@ -183,7 +275,13 @@ def _check_mdf_reachable(s: EmgScenario) -> None:
 
 
 def _validate_emg(s: EmgScenario) -> None:
-    _check(_finite(s.fs) and 250.0 <= s.fs <= 100_000.0, "fs", s.fs, "must be 250..100000 Hz")
+    min_fs = 100.0 if s.aliased else 250.0
+    _check(
+        _finite(s.fs) and min_fs <= s.fs <= 100_000.0,
+        "fs",
+        s.fs,
+        f"must be {min_fs:g}..100000 Hz" + ("" if s.aliased else " (100 with aliased = true)"),
+    )
     _check(1 <= s.n_channels <= 512, "n_channels", s.n_channels, "must be 1..512")
     _check(
         _finite(s.duration_s) and 0.0 < s.duration_s <= 86_400.0,
@@ -192,7 +290,8 @@ def _validate_emg(s: EmgScenario) -> None:
         "must be > 0 and at most 24 h",
     )
     _check(s.n_samples >= 1, "duration_s", s.duration_s, "gives no samples at this fs")
-    lo, hi = s.analysis_band
+    validate_field_emg(s)
+    lo, hi = s.schedule_band
     _check(
         _finite(s.mdf0_hz) and 25.0 <= s.mdf0_hz <= 0.75 * hi,
         "mdf0_hz",
@@ -221,10 +320,10 @@ def _validate_emg(s: EmgScenario) -> None:
             f"must be within the recording, 0..{s.duration_s:g} s",
         )
         _check(
-            not any(r.start_s <= s.onset_s < r.end_s for r in s.rests),
+            not any(r.start_s <= s.onset_s < r.end_s for r in s.all_rests),
             "onset_s",
             s.onset_s,
-            "must not fall inside a rest period",
+            "must not fall inside a rest period (nor the lead, trail or duty-cycle rests)",
         )
     _check(
         _finite(s.decline_per_min) and 0.0 <= s.decline_per_min <= 5.0,
@@ -383,22 +482,30 @@ class EmgGenerator(Simulation):
         super().__init__(fs=s.fs, channels=s.channel_names, unit=EMG_UNIT, n_samples=s.n_samples)
         self.scenario = s
         shaping_rng, floor_rng, draws_rng = rng.spawn(3)
+        # Spawned after the three above, so they (and every pre-field recording) stay put.
+        (field_rng,) = rng.spawn(1)
         self._floor_rng = floor_rng
         self.realisation = _realise(s, draws_rng)
-        self.table = MdfTable.for_band(s.analysis_band)
+        self.modulation = EmgModulation(s, field_rng)
+        self.table = MdfTable.for_band(s.schedule_band)
         self.corner0_hz = self.table.corner_for(s.mdf0_hz)
+        #: Maps the corner to the MDF the file holds: folded for an aliasing device.
+        self.truth_table = MdfTable.folded(s.analysis_band, s.fs) if s.aliased else self.table
+        self.shift_motion = _shift_motion(s)
         self.timeline: Timeline = build_timeline(
             duration_s=s.duration_s,
             onset_s=s.onset_s,
             decline_per_min=s.decline_per_min,
             floor=s.mdf_floor,
             recovery_tau_s=s.recovery_tau_s,
-            rests=s.rests,
+            rests=s.all_rests,
             force_steps=s.force_steps,
             force_ramp_s=s.force_ramp_s,
             rms_gain=s.rms_gain,
             force_rms_exponent=s.force_rms_exponent,
             force_mdf_exponent=s.force_mdf_exponent,
+            force_rise=s.force_rise,
+            rise_end_s=s.end_s,
         )
         self._shaper = OverlapAddShaper(s.n_channels, s.hop, shaping_rng)
         self._freqs = self._shaper.frequencies_per_fs * s.fs
@@ -416,25 +523,52 @@ class EmgGenerator(Simulation):
         s, r = self.scenario, self.realisation
         b0 = self._shaper.blocks_done
         centres = (b0 + np.arange(self._blocks_per_batch)) * (s.hop / s.fs)
-        target = s.mdf0_hz * r.mdf_factor[:, None] * self.timeline.mdf_ratio_at(centres)[None, :]
+        target = s.mdf0_hz * r.mdf_factor[:, None] * self._mdf_ratio_at(centres)[None, :]
         corners = self.table.corners_for(target)
-        power = shwedyk_psd(self._freqs[None, None, :], corners[:, :, None])
+        if s.aliased:
+            power = folded_shwedyk_psd(self._freqs[None, None, :], corners[:, :, None], s.fs)
+        else:
+            power = shwedyk_psd(self._freqs[None, None, :], corners[:, :, None])
         x = self._shaper.push(self._shaper.unit_amplitude(power))
         m = x.shape[1]
         t = (start + np.arange(m, dtype=np.float64)) / s.fs
-        env = self.timeline.amplitude_at(t).astype(np.float32)
+        env = self._amplitude_at(t).astype(np.float32)
         x *= (s.rms0_mv * r.gain).astype(np.float32)[:, None]
         x *= env[None, :]
         if self._mains:
             self._add_mains(x, t)
         if r.motion:
-            self._add_motion(x, t)
+            self._add_motion(x, t, r.motion)
+        if self.shift_motion:
+            self._add_motion(x, t, self.shift_motion)
+        self.modulation.add_ecg(x, start)
         if s.noise_mv > 0.0:
             floor = self._floor_rng.standard_normal(x.shape, dtype=np.float32)
             floor *= np.float32(s.noise_mv)
             x += floor
         self._apply_dropouts(x, start)
+        if s.quant_step_mv > 0.0:
+            quantise(x, s.quant_step_mv, s.quant_bits)
         return x
+
+    def _mdf_ratio_at(self, t: npt.ArrayLike) -> F64:
+        """MDF / mdf0 of the nominal channel: the slow schedule times the field factors."""
+        ratio = self.timeline.mdf_ratio_at(t)
+        if self.modulation.active:
+            ratio = ratio * self.modulation.mdf_factor(t)
+        return ratio
+
+    def _amplitude_at(self, t: npt.ArrayLike) -> F64:
+        """RMS / rms0 of the nominal channel: the slow schedule times the field factors."""
+        amp = self.timeline.amplitude_at(t)
+        if self.modulation.active:
+            amp = amp * self.modulation.rms_factor(t)
+        return amp
+
+    def _active_at(self, t: npt.ArrayLike) -> F64:
+        """Activation 0..1: the muscle on (schedule) and, in cyclic work, inside a burst."""
+        out: F64 = self.timeline.active_at(t) * self.modulation.burst_shape(t)
+        return out
 
     def _add_mains(self, x: F32, t: F64) -> None:
         s, r = self.scenario, self.realisation
@@ -446,9 +580,9 @@ class EmgGenerator(Simulation):
             x += (np.outer(amp * np.cos(ph), np.sin(theta))).astype(np.float32)
             x += (np.outer(amp * np.sin(ph), np.cos(theta))).astype(np.float32)
 
-    def _add_motion(self, x: F32, t: F64) -> None:
+    def _add_motion(self, x: F32, t: F64, events: tuple[MotionEvent, ...]) -> None:
         t0, t1 = float(t[0]), float(t[-1])
-        for ev in self.realisation.motion:
+        for ev in events:
             half = MOTION_SIGMAS * ev.sigma_s
             if ev.centre_s + half < t0 or ev.centre_s - half > t1:
                 continue
@@ -478,11 +612,17 @@ class EmgGenerator(Simulation):
         clipping is then rarer than once per 10^8 samples.
         """
         s, r = self.scenario, self.realisation
+        if s.quant_step_mv > 0.0:
+            return nice_range(s.quant_step_mv * 2.0 ** (s.quant_bits - 1))
         tl = self.timeline
         amp = np.power(tl.force, tl.force_rms_exponent) * (1.0 + tl.rms_gain * (1.0 - tl.fatigue))
         peak = 6.0 * s.rms0_mv * float(np.max(amp)) * float(np.max(r.gain))
+        if self.modulation.active:
+            peak *= self.modulation.max_rms_factor()
+            peak += self.modulation.ecg_peak_mv()
         peak += s.mains_mv * sum(rel for _, rel in self._mains) * float(np.max(r.mains_gain))
-        peak += max((max(abs(a) for a in ev.amplitude_mv) for ev in r.motion), default=0.0)
+        motion = r.motion + self.shift_motion
+        peak += max((max(abs(a) for a in ev.amplitude_mv) for ev in motion), default=0.0)
         peak += 6.0 * s.noise_mv
         peak = max([peak] + [abs(d.value_mv) * 1.1 for d in s.dropouts])
         return nice_range(peak)
@@ -498,16 +638,16 @@ class EmgGenerator(Simulation):
         Evaluated on the generating spectrum (not just the schedule), so any error of the
         table inversion shows up here rather than hiding between schedule and signal.
         """
-        target = self.scenario.mdf0_hz * self.timeline.mdf_ratio_at(t)
-        nominal = self.table.mdf(self.table.corners_for(target))
-        per_channel = self.table.mdf(
+        target = self.scenario.mdf0_hz * self._mdf_ratio_at(t)
+        nominal = self.truth_table.mdf(self.table.corners_for(target))
+        per_channel = self.truth_table.mdf(
             self.table.corners_for(self.realisation.mdf_factor[:, None] * target[None, :])
         )
         return nominal, per_channel
 
     def rms_at(self, t: npt.ArrayLike) -> tuple[F64, F64]:
         """True RMS (mV) of the muscle signal alone at ``t``: (nominal, per channel)."""
-        nominal = self.scenario.rms0_mv * self.timeline.amplitude_at(t)
+        nominal = self.scenario.rms0_mv * self._amplitude_at(t)
         return nominal, nominal[None, :] * self.realisation.gain[:, None]
 
     def artifacts(self) -> tuple[Artifact, ...]:
@@ -519,7 +659,7 @@ class EmgGenerator(Simulation):
                 kind="motion",
                 channels=names,
             )
-            for ev in self.realisation.motion
+            for ev in self.realisation.motion + self.shift_motion
         ]
         out += [
             Artifact(
@@ -530,13 +670,14 @@ class EmgGenerator(Simulation):
             )
             for d in s.dropouts
         ]
+        out += field_artifacts(s, self.modulation)
         return tuple(sorted(out, key=lambda a: a.start_s))
 
     def truth(self, *, file: str = "", seed: int | None = None) -> RecordingTruth:
         """Ground truth for this recording; the writer fills in the file-format fields."""
         s, r = self.scenario, self.realisation
         t = self.truth_times()
-        active = self.timeline.active_at(t) >= 0.5
+        active = self._active_at(t) >= 0.5
         mdf_nom, mdf_ch = self.mdf_at(t)
         rms_nom, rms_ch = self.rms_at(t)
 
@@ -555,14 +696,15 @@ class EmgGenerator(Simulation):
             seed=seed,
             onset_s=s.onset_s,
             end_s=s.end_s,
-            mdf0_hz=s.mdf0_hz,
+            mdf0_hz=float(self.truth_table.mdf(self.corner0_hz)) if s.aliased else s.mdf0_hz,
             analysis_band_hz=s.analysis_band,
             phases=emg_phases(
                 duration_s=s.duration_s,
-                rests=s.rests,
+                rests=s.all_rests,
                 force_steps=s.force_steps,
                 force_ramp_s=s.force_ramp_s,
                 timeline=self.timeline,
+                rise=(s.onset_s, s.end_s) if s.force_rise else None,
             ),
             artifacts=self.artifacts(),
             mdf_true=Curve(
@@ -590,6 +732,17 @@ class EmgGenerator(Simulation):
                     "motion_events": r.motion,
                     "block_samples": 2 * s.hop,
                     "hop_samples": s.hop,
+                    **field_realised(s, self.modulation),
                 },
             },
         )
+
+
+def _shift_motion(s: EmgScenario) -> tuple[MotionEvent, ...]:
+    """The contact transient of an electrode shift: a large slow swing ending at the shift."""
+    if s.shift_s is None or s.shift_motion_mv <= 0.0:
+        return ()
+    sigma = 0.15
+    centre = max(s.shift_s - MOTION_SIGMAS * sigma, MOTION_SIGMAS * sigma)
+    amps = tuple(s.shift_motion_mv * (1.0 - 0.2 * c) for c in range(s.n_channels))
+    return (MotionEvent(centre_s=centre, sigma_s=sigma, freq_hz=2.0, amplitude_mv=amps),)

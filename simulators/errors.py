@@ -21,6 +21,12 @@ class ScenarioError(MonitorError, ValueError):
         super().__init__(f"{name} = {value!r}: {expected}")
 
 
+def require(ok: bool, name: str, value: object, expected: str) -> None:
+    """Raise ``ScenarioError(name, value, expected)`` unless ``ok``: one line per rule."""
+    if not ok:
+        raise ScenarioError(name, value, expected)
+
+
 class UnknownFormatError(MonitorError, ValueError):
     """A file name whose extension no writer handles; names the extension and the choices."""
 

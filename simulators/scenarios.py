@@ -30,10 +30,12 @@ from simulators.truth import RecordingTruth, TruthSet, write_truth_set
 __all__ = [
     "ACC_RATES",
     "EMG_RATES",
+    "SETS",
     "PlannedRecording",
     "build_generator",
     "make_scenarios",
     "plan_scenarios",
+    "plan_set",
     "rebuild_generator",
     "scenario_from_params",
 ]
@@ -54,6 +56,8 @@ _KIND_CYCLE = (
     "acc_tremor",
 )
 _CONTROL_KINDS = ("steady", "force", "rest", "mains", "motion", "dropout")
+#: Scenario sets ``make_scenarios`` can write: the laboratory mix and the field conditions.
+SETS = ("classic", "field")
 #: CSV is slow to write and read; only recordings with at most this many values get it.
 _CSV_MAX_VALUES = 400_000
 
@@ -236,25 +240,44 @@ def make_scenarios(
     out_dir: str | os.PathLike[str],
     *,
     on_recording: Callable[[int, PlannedRecording], None] | None = None,
+    set_name: str = "classic",
 ) -> TruthSet:
-    """Write ``n`` recordings and ``out_dir/truth.json``; returns the truth set.
+    """Write ``n`` recordings of set ``set_name`` and ``out_dir/truth.json``; returns the
+    truth set.
 
     Deterministic in ``seed``. ``on_recording(i, plan)`` is called before each file is
     generated (progress reporting).
     """
+    plans = plan_set(set_name, n, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     truths = []
-    for i, plan in enumerate(plan_scenarios(n, seed)):
+    for i, plan in enumerate(plans):
         if on_recording is not None:
             on_recording(i, plan)
         truth = record(build_generator(plan), out / plan.file, seed=plan.seed, sidecar=False)
         params = dict(truth.params)
         params["kind"] = plan.kind
         truths.append(dataclasses.replace(truth, params=params))
-    truth_set = TruthSet(seed=seed, recordings=tuple(truths))
+    truth_set = TruthSet(
+        seed=seed,
+        recordings=tuple(truths),
+        set_name=None if set_name == "classic" else set_name,
+    )
     write_truth_set(out, truth_set)
     return truth_set
+
+
+def plan_set(set_name: str, n: int, seed: int) -> list[PlannedRecording]:
+    """The plan of set ``set_name`` (one of ``SETS``)."""
+    if set_name == "classic":
+        return plan_scenarios(n, seed)
+    if set_name == "field":
+        # Imported here: the field set builds on this module's helpers.
+        from simulators.field_set import plan_field
+
+        return plan_field(n, seed)
+    raise ScenarioError("set", set_name, f"must be one of {', '.join(SETS)}")
 
 
 def scenario_from_params(params: Mapping[str, Any]) -> EmgScenario | AccScenario:

@@ -114,8 +114,15 @@ def build_timeline(
     rms_gain: float,
     force_rms_exponent: float,
     force_mdf_exponent: float,
+    force_rise: float = 0.0,
+    rise_end_s: float | None = None,
 ) -> Timeline:
-    """Integrate the fatigue state in closed form segment by segment (a handful of them)."""
+    """Integrate the fatigue state in closed form segment by segment (a handful of them).
+
+    ``force_rise`` > 0 multiplies the force by ``1 + force_rise`` linearly from ``onset_s``
+    to ``rise_end_s``: a worker keeping the output up recruits more motor units as the
+    muscle tires (task effort rising with fatigue).
+    """
     dt = GRID_DT_S
     n = int(np.ceil(duration_s / dt)) + 3
     t = np.arange(n, dtype=np.float64) * dt
@@ -150,15 +157,11 @@ def build_timeline(
         fx += [step.t_s, step.t_s + force_ramp_s]
         fy += [fy[-1], step.level]
     force = np.interp(t, fx, fy)
+    if force_rise > 0.0 and onset_s is not None:
+        end = duration_s if rise_end_s is None else rise_end_s
+        force = force * np.interp(t, [onset_s, max(end, onset_s + dt)], [1.0, 1.0 + force_rise])
 
-    ax = [0.0]
-    ay = [1.0]
-    for r in sorted(rests, key=lambda r: r.start_s):
-        ax += [r.start_s - REST_EDGE_S, r.start_s + REST_EDGE_S]
-        ay += [1.0, 0.0]
-        ax += [r.end_s - REST_EDGE_S, r.end_s + REST_EDGE_S]
-        ay += [0.0, 1.0]
-    active = np.interp(t, ax, ay)
+    active = _activity(t, rests, t_end)
 
     return Timeline(
         dt=dt,
@@ -171,6 +174,23 @@ def build_timeline(
     )
 
 
+def _activity(t: F64, rests: Sequence[RestPeriod], t_end: float) -> F64:
+    """1 while working, 0 at rest, with ``REST_EDGE_S`` ramps; a rest from t = 0 starts
+    the recording silent and one reaching past the end ends it silent (no ramp outside)."""
+    ordered = sorted(rests, key=lambda r: r.start_s)
+    ax = [0.0]
+    ay = [0.0 if ordered and ordered[0].start_s <= 0.0 else 1.0]
+    for r in ordered:
+        if r.start_s > 0.0:
+            ax += [r.start_s - REST_EDGE_S, r.start_s + REST_EDGE_S]
+            ay += [1.0, 0.0]
+        if r.end_s < t_end:
+            ax += [r.end_s - REST_EDGE_S, r.end_s + REST_EDGE_S]
+            ay += [0.0, 1.0]
+    out: F64 = np.interp(t, ax, ay)
+    return out
+
+
 def emg_phases(
     *,
     duration_s: float,
@@ -178,9 +198,15 @@ def emg_phases(
     force_steps: Sequence[ForceStep],
     force_ramp_s: float,
     timeline: Timeline,
+    rise: tuple[float | None, float] | None = None,
 ) -> tuple[Phase, ...]:
-    """Contiguous, non-overlapping activity phases covering [0, duration]."""
+    """Contiguous, non-overlapping activity phases covering [0, duration].
+
+    ``rise`` = (start, end) of a slow force rise: its working parts are ``force_change``.
+    """
     ramps = [(s.t_s, min(duration_s, s.t_s + force_ramp_s)) for s in force_steps]
+    if rise is not None and rise[0] is not None:
+        ramps.append((rise[0], rise[1]))
     cuts = {0.0, duration_s}
     for r in rests:
         cuts.update((r.start_s, r.end_s))

@@ -24,6 +24,10 @@ from simulators.errors import TruthFormatError
 TRUTH_VERSION = 1
 SIDECAR_SUFFIX = ".truth.json"
 SET_FILE = "truth.json"
+#: Dataclass field metadata: the field is left out of ``jsonable`` output while it holds
+#: its default, so adding an optional scenario parameter leaves older truth files (and
+#: every set generated before it existed) byte-identical.
+OMIT_DEFAULT = "omit_default"
 
 ExpectedEvent = Literal["fatigue_onset", "tremor_onset"]
 
@@ -46,7 +50,11 @@ def _num(x: float | None, digits: int = 6) -> float | None:
 def jsonable(value: Any) -> Any:
     """Plain JSON types for parameters: dataclasses, tuples and numpy scalars flattened."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get(OMIT_DEFAULT) and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
@@ -300,20 +308,23 @@ class TruthSet:
 
     seed: int
     recordings: tuple[RecordingTruth, ...]
+    #: Name of the scenario set (``"field"``); None (no ``set`` key) for the classic set.
+    set_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "truth_version": TRUTH_VERSION,
-            "seed": self.seed,
-            "recordings": [r.to_dict() for r in self.recordings],
-        }
+        head: dict[str, Any] = {"truth_version": TRUTH_VERSION, "seed": self.seed}
+        if self.set_name is not None:
+            head["set"] = self.set_name
+        return {**head, "recordings": [r.to_dict() for r in self.recordings]}
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> TruthSet:
         try:
+            name = obj.get("set")
             return cls(
                 seed=int(obj["seed"]),
                 recordings=tuple(RecordingTruth.from_dict(r) for r in obj["recordings"]),
+                set_name=None if name is None else str(name),
             )
         except (KeyError, TypeError) as exc:
             raise TruthFormatError(f"bad truth set: {exc!r}") from exc
