@@ -197,12 +197,22 @@ class ServiceSettings:
     api: bool = True
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # -- bounds (#11): what hostile or huge input may cost; docs/configuration.md --------
+    max_streams: int = 5000
+    evict_after_s: float = 3600.0
+    outbox_size: int = 10_000
 
     def validate(self, key: str) -> None:
         for name in ("tick_s", "silence_s", "state_save_s", "features_store_every_s"):
             _positive(f"{key}.{name}", getattr(self, name))
         if self.queue_size < 100:
             raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 100")
+        if self.max_streams < 1:
+            raise ConfigError(f"{key}.max_streams", self.max_streams, "at least 1")
+        if not self.evict_after_s >= self.silence_s:
+            raise ConfigError(f"{key}.evict_after_s", self.evict_after_s, ">= silence_s")
+        if self.outbox_size < 1:
+            raise ConfigError(f"{key}.outbox_size", self.outbox_size, "at least 1")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{key}.port", self.port, "0..65535")
         if not self.host:

@@ -7,27 +7,41 @@ streams, updates the detectors, commits events to the store, and returns what th
 should send. It is synchronous and does no network I/O, so it is tested directly; the
 service (service.py) calls it on a timer and hands the result to the async sinks.
 
+One sensor never hurts another: every per-stream step (decode, admission, filter set-up,
+features, detector, store) fails alone. The payload or stream at fault is counted under a
+reason (``decode_errors`` for payloads, ``rejected`` for streams) and skipped; the tick
+goes on for the others (``admission.py``, ``_isolated_features``).
+
 Sequence rules per stream (sensor, modality):
-* ``seq`` = expected: append. ``seq`` < expected: duplicate or late, dropped and counted.
-* ``seq`` > expected, or ``t0`` off the expected time by more than a sample: a gap,
+* ``seq`` = expected: append.
+* ``seq`` > expected, or ``t0`` off the expected time by more than half a sample: a gap,
   counted; the stream's buffers restart at this block (windows never span a gap); the
   detector and its baseline are kept.
-* A change of sample rate or channels restarts the stream (buffers and detector) with a
-  warning.
+* ``seq`` < expected with ``t0`` at or after the expected time: the sensor's counter
+  started again (a reboot, or FMB1's 32-bit ``seq`` wrapping): counted as a
+  ``seq_reset``; the stream goes on (restarting its windows if ``t0`` jumped).
+* ``seq`` < expected with ``t0`` in the past: a duplicate, dropped and counted; unless
+  ``REBOOT_RUN`` such blocks follow each other in order (a reboot that reset the clock
+  too), which restarts the stream at the last of them instead of dropping the rest.
+* A change of sample rate or channels restarts the stream (buffers and detector).
 * No data for ``silence_s``: ``signal_lost`` for every channel; data again: restored.
+  Silent streams are kept in order of their last data, so a tick looks only at the ones
+  due; ``service.evict_after_s`` after their last data they are dropped from memory with
+  their detector state saved (a returning sensor gets its baselines back from the store).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from monitor.admission import admit
 from monitor.config import Settings
 from monitor.decode.wire import DEFAULT_LIMITS, Limits, decode
 from monitor.detect.stream import StreamDetector
@@ -35,13 +49,18 @@ from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
 from monitor.errors import DecodeError, MonitorError
 from monitor.model import Event, FeatureFrame, Modality, SampleBlock
+from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
+from monitor.sinks.outbox import Outbox
 from monitor.sinks.store import Store
 
 log = logging.getLogger(__name__)
 
 StreamKey = tuple[str, Modality]
 Verdict = Literal["ok", "restart", "drop"]
+# Blocks behind in both seq and time that follow each other this many times are a sensor
+# that rebooted with its clock, not duplicates.
+REBOOT_RUN = 3
 
 
 @dataclass
@@ -49,10 +68,13 @@ class Counters:
     messages: int = 0
     bytes: int = 0
     decode_errors: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
     dropped_payloads: int = 0
     gaps: int = 0
     duplicates: int = 0
     restarts: int = 0
+    seq_resets: int = 0
+    evicted: int = 0
     windows: int = 0
     events: int = 0
     ticks: int = 0
@@ -63,17 +85,20 @@ class Counters:
             "messages": self.messages,
             "bytes": self.bytes,
             "decode_errors": dict(self.decode_errors),
+            "rejected": dict(self.rejected),
             "dropped_payloads": self.dropped_payloads,
             "gaps": self.gaps,
             "duplicates": self.duplicates,
             "restarts": self.restarts,
+            "seq_resets": self.seq_resets,
+            "evicted": self.evicted,
             "windows": self.windows,
             "events": self.events,
             "ticks": self.ticks,
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamInfo:
     """What the pipeline knows about a stream between blocks."""
 
@@ -83,6 +108,11 @@ class StreamInfo:
     next_t0: float
     last_wall: float
     lost: bool = False
+    # A run of blocks behind in seq and time (see REBOOT_RUN): where it would go on, and
+    # how long it is.
+    behind_seq: int = -1
+    behind_t0: float = 0.0
+    behind_run: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +120,7 @@ class TickResult:
     frames: list[FeatureFrame]
     events: list[Event]
     streams_with_frames: set[StreamKey]
-
-
-class RateLimitedLog:
-    """At most one message per (reason, sensor) per ``period`` seconds, with a count of the
-    ones held back, so a broken sensor cannot flood the log."""
-
-    def __init__(self, period: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.period = period
-        self.clock = clock
-        self._last: dict[tuple[str, str], float] = {}
-        self._held: Counter[tuple[str, str]] = Counter()
-
-    def warn(self, reason: str, sensor: str, message: str) -> None:
-        key = (reason, sensor)
-        now = self.clock()
-        if now - self._last.get(key, -1e18) >= self.period:
-            held = self._held.pop(key, 0)
-            suffix = f" ({held} more since the last message)" if held else ""
-            log.warning("%s%s", message, suffix)
-            self._last[key] = now
-        else:
-            self._held[key] += 1
+    evicted: frozenset[StreamKey] = frozenset()
 
 
 class Pipeline:
@@ -128,15 +137,22 @@ class Pipeline:
         self.store = store
         self.limits = limits
         self.silence_s = silence_s
+        self.max_streams = settings.service.max_streams
+        self.evict_after_s = settings.service.evict_after_s
         self.clock = clock
         self.counters = Counters()
         self.engine = FeatureEngine(settings.dsp)
         self.detectors: dict[StreamKey, StreamDetector] = {}
         self.streams: dict[StreamKey, StreamInfo] = {}
+        self.outbox = Outbox(settings.service.outbox_size)
         self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
-        self._warn = RateLimitedLog()
+        self._warn = RateLimitedLog(log)
         self._save_rotation: Rotation[StreamKey] = Rotation()
         self._lost_marks: dict[str, float] = {}
+        # Streams with data, oldest data first; lost streams, longest lost first.
+        self._live: OrderedDict[StreamKey, None] = OrderedDict()
+        self._lost: OrderedDict[StreamKey, None] = OrderedDict()
+        self._touched: set[StreamKey] = set()
 
     # -- ingest (never blocks) --------------------------------------------------------
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
@@ -169,23 +185,19 @@ class Pipeline:
     def backlog(self) -> int:
         return len(self._queue)
 
+    @property
+    def warnings(self) -> RateLimitedLog:
+        """The rate-limited log of bad input; the service rolls its summary periodically."""
+        return self._warn
+
     # -- processing ------------------------------------------------------------------
     def tick(self) -> TickResult:
         started = time.perf_counter()
         accepted: list[tuple[SampleBlock, bool]] = []
         while self._queue:
             topic, payload, received = self._queue.popleft()
-            try:
-                block = (
-                    payload
-                    if isinstance(payload, SampleBlock)  # decoded by its source already
-                    else decode(topic, payload, self.limits)
-                )
-            except DecodeError as exc:
-                self.counters.decode_errors[exc.reason] += 1
-                self._warn.warn(
-                    exc.reason, exc.sensor or topic, f"dropped payload on {topic!r}: {exc}"
-                )
+            block = self._decode(topic, payload)
+            if block is None:
                 continue
             verdict = self._sequence(block, received)
             if verdict != "drop":
@@ -193,58 +205,152 @@ class Pipeline:
         events: list[Event] = []
         frames: list[FeatureFrame] = []
         if accepted:
-            blocks, restarts = _coalesce(accepted)
-            frames = self.engine.process(blocks, restarts)
+            frames = self._isolated_features(*_coalesce(accepted))
         self.counters.windows += len(frames)
         judged: list[FeatureFrame] = []
         for frame in frames:
-            det = self._detector(frame)
-            events.extend(det.update(frame))
-            judged.append(_with_active(frame, det))
+            judged.append(self._judge(frame, events))
         # Silence last: windows of data that arrived before a stream went quiet (or before
         # a source marked it lost) are judged first, so they cannot "restore" it at once.
-        events.extend(self._silence(self.clock()))
-        if events and self.store is not None:
-            self.store.add_events(events)  # committed before any sink publishes them
+        now = self.clock()
+        events.extend(self._silence(now))
+        evicted = self._evict(now)
+        self.outbox.retry(self.store, self._warn)
+        if events:
+            self.outbox.commit(events, self.store, self._warn)
         self.counters.events += len(events)
         self.counters.ticks += 1
         self.counters.tick_seconds.append(time.perf_counter() - started)
         del self.counters.tick_seconds[:-1000]
-        return TickResult(judged, events, {(f.sensor, f.modality) for f in judged})
+        return TickResult(judged, events, {(f.sensor, f.modality) for f in judged}, evicted)
+
+    def _decode(self, topic: str, payload: bytes | SampleBlock) -> SampleBlock | None:
+        if isinstance(payload, SampleBlock):
+            return payload  # decoded by its source already
+        try:
+            return decode(topic, payload, self.limits)
+        except DecodeError as exc:
+            reason, sensor, text = exc.reason, exc.sensor or "-", str(exc)
+        except Exception as exc:  # a decoder bug must cost one payload, not the tick
+            reason, sensor, text = "decode_failed", "-", f"{type(exc).__name__}: {exc}"
+        self.counters.decode_errors[reason] += 1
+        self._warn.warn(reason, sensor, f"dropped payload on {topic[:100]!r}: {text}")
+        return None
+
+    def _reject(self, key: StreamKey, reason: str, detail: str) -> None:
+        self.counters.rejected[reason] += 1
+        self._warn.warn(reason, key[0], f"sensor {key[0]}/{key[1]}: {detail}")
+
+    def _judge(self, frame: FeatureFrame, events: list[Event]) -> FeatureFrame:
+        """The frame with the detector's activity, its events added to ``events``. A
+        failing detector costs its own stream (dropped, rebuilt from the stored state on
+        its next window), never the tick."""
+        key = (frame.sensor, frame.modality)
+        try:
+            det = self._detector(frame)
+            events.extend(det.update(frame))
+            return _with_active(frame, det)
+        except Exception as exc:
+            self.detectors.pop(key, None)
+            self._reject(key, "detector_failed", f"detector failed ({type(exc).__name__}: {exc})")
+            return frame
+
+    def _isolated_features(
+        self, blocks: list[SampleBlock], restarts: set[int]
+    ) -> list[FeatureFrame]:
+        """One batched feature step; if it fails, each stream again on its own from fresh
+        buffers (their windows restart), so only the stream at fault is dropped.
+
+        Admission (``admission.admit``) already refuses what the features cannot do; this
+        is for what it did not foresee."""
+        try:
+            return self.engine.process(blocks, restarts)
+        except Exception as exc:
+            log.warning(
+                "feature step failed (%s: %s); retrying %d streams one by one",
+                type(exc).__name__,
+                str(exc)[:200],
+                len({b.stream for b in blocks}),
+            )
+        by_stream: dict[StreamKey, list[SampleBlock]] = {}
+        for block in blocks:
+            by_stream.setdefault(block.stream, []).append(block)
+        frames: list[FeatureFrame] = []
+        for key, own in by_stream.items():
+            self.engine.streams.pop(key, None)
+            try:
+                frames.extend(self.engine.process(own, set(range(1, len(own)))))
+            except Exception as exc:
+                self.engine.streams.pop(key, None)
+                self._forget(key)
+                self._reject(key, "feature_failed", f"features failed: {type(exc).__name__}")
+        frames.sort(key=lambda f: f.t)
+        return frames
+
+    def _admit(self, block: SampleBlock, new: bool) -> bool:
+        key = block.stream
+        if new and len(self.streams) >= self.max_streams:
+            self._reject(key, "too_many_streams", f"refused: {self.max_streams} streams")
+            return False
+        refusal = admit(block, self.engine)
+        if refusal is not None:
+            self._reject(key, *refusal)
+            if not new:
+                self._forget(key)
+            return False
+        return True
 
     def _sequence(self, block: SampleBlock, received: float) -> Verdict:
         """``ok`` continues the stream, ``restart`` starts it afresh (gap, new rate or
-        channels), ``drop`` is a duplicate or late block. Buffers are only touched when
-        the tick's blocks are pushed, in order, so a restart falls exactly at the gap."""
+        channels), ``drop`` is a duplicate, late or refused block. Buffers are only
+        touched when the tick's blocks are pushed, in order, so a restart falls exactly at
+        the gap."""
         key = block.stream
         info = self.streams.get(key)
         if info is None or info.fs != block.fs or info.channels != block.channels:
+            if not self._admit(block, info is None):
+                return "drop"
             verdict: Verdict = "ok"
             if info is not None:
                 self.counters.restarts += 1
                 verdict = "restart"
-                log.warning(
-                    "sensor %s/%s changed from %g Hz %s to %g Hz %s: stream restarted",
+                self._warn.warn(
+                    "stream_changed",
                     block.sensor,
-                    block.modality,
-                    info.fs,
-                    list(info.channels),
-                    block.fs,
-                    list(block.channels),
+                    f"sensor {block.sensor}/{block.modality} changed from {info.fs:g} Hz "
+                    f"{len(info.channels)} channels to {block.fs:g} Hz {len(block.channels)} "
+                    f"channels {list(block.channels)}: stream restarted",
                 )
                 if info.channels != block.channels:
                     self.detectors.pop(key, None)
             self.streams[key] = StreamInfo(
                 block.fs, block.channels, block.seq + 1, block.t_end, received
             )
+            self._touched.add(key)
             return verdict
-        if block.seq < info.next_seq:
-            self.counters.duplicates += 1
-            return "drop"
+        half = 0.5 / block.fs
         verdict = "ok"
-        if block.seq > info.next_seq or abs(block.t0 - info.next_t0) > 0.5 / block.fs:
-            self.counters.gaps += 1
+        if block.seq < info.next_seq:
+            if block.t0 < info.next_t0 - half:
+                if not self._rebooted(info, block, half):
+                    self.counters.duplicates += 1
+                    return "drop"
+                verdict = "restart"
+                what = "with its clock"
+            else:
+                verdict = "ok" if block.t0 <= info.next_t0 + half else "restart"
+                what = "(or wrapped)"
+            self.counters.seq_resets += 1
+            self._warn.warn(
+                "seq_reset",
+                block.sensor,
+                f"sensor {block.sensor}/{block.modality}: seq restarted {what} at {block.seq} "
+                f"(expected {info.next_seq}); the stream goes on",
+            )
+        elif block.seq > info.next_seq or abs(block.t0 - info.next_t0) > half:
             verdict = "restart"
+        if verdict == "restart":
+            self.counters.gaps += 1
             self._warn.warn(
                 "gap",
                 block.sensor,
@@ -255,22 +361,98 @@ class Pipeline:
         info.next_seq = block.seq + 1
         info.next_t0 = block.t_end
         info.last_wall = received
+        info.behind_run = 0
+        self._touched.add(key)
         return verdict
 
+    @staticmethod
+    def _rebooted(info: StreamInfo, block: SampleBlock, half: float) -> bool:
+        """Counts a block behind in seq and time into the current run of such blocks;
+        True once the run is ``REBOOT_RUN`` long (a sensor that restarted seq and clock)."""
+        follows = block.seq == info.behind_seq and abs(block.t0 - info.behind_t0) <= half
+        info.behind_run = info.behind_run + 1 if follows else 1
+        info.behind_seq, info.behind_t0 = block.seq + 1, block.t_end
+        return info.behind_run >= REBOOT_RUN
+
     def _silence(self, now: float) -> list[Event]:
+        """Streams due for ``signal_lost`` (silent for ``silence_s``, or marked lost by
+        their source) and those back. Looks only at the streams touched this tick, the
+        marked sensors, and the front of the live order, so a tick costs the same with
+        50,000 idle streams as with none."""
         events: list[Event] = []
-        for key, info in self.streams.items():
-            mark = self._lost_marks.get(key[0])
-            marked = mark is not None and info.last_wall <= mark
-            silent = marked or now - info.last_wall > self.silence_s
-            det = self.detectors.get(key)
-            if silent and not info.lost:
-                info.lost = True
-                if det is not None:
-                    events.extend(det.silent(info.next_t0))
-            elif not silent and info.lost:
+        touched, self._touched = self._touched, set()
+        for key in touched:
+            info = self.streams.get(key)
+            if info is None:
+                continue
+            if info.lost and not self._marked(key, info):
                 info.lost = False  # the detector emits signal_restored on the next good window
+                self._lost.pop(key, None)
+            if not info.lost:
+                self._live[key] = None
+                self._live.move_to_end(key)
+        due = [key for key, info in self._marked_streams() if not info.lost]
+        for key in self._live:
+            if now - self.streams[key].last_wall <= self.silence_s:
+                break
+            due.append(key)
+        for key in due:
+            info = self.streams[key]
+            info.lost = True
+            self._live.pop(key, None)
+            self._lost[key] = None
+            det = self.detectors.get(key)
+            if det is not None:
+                events.extend(det.silent(info.next_t0))
         return events
+
+    def _marked(self, key: StreamKey, info: StreamInfo) -> bool:
+        mark = self._lost_marks.get(key[0])
+        return mark is not None and info.last_wall <= mark
+
+    def _marked_streams(self) -> Iterable[tuple[StreamKey, StreamInfo]]:
+        for sensor in list(self._lost_marks):
+            for modality in ("emg", "acc"):
+                key: StreamKey = (sensor, modality)
+                info = self.streams.get(key)
+                if info is not None and self._marked(key, info):
+                    yield key, info
+
+    def _evict(self, now: float) -> frozenset[StreamKey]:
+        """Streams silent for ``evict_after_s`` leave memory, their detector states saved
+        first (a failed save keeps them for the next try)."""
+        due: list[StreamKey] = []
+        for key in self._lost:
+            if now - self.streams[key].last_wall <= self.evict_after_s or len(due) >= 1000:
+                break
+            due.append(key)
+        if not due:
+            return frozenset()
+        if self.store is not None:
+            states = [
+                (s, m, self.detectors[(s, m)].state_dict())
+                for s, m in due
+                if (s, m) in self.detectors
+            ]
+            try:
+                self.store.save_states(states)
+            except Exception as exc:
+                self._warn.warn(
+                    "evict", "-", f"{len(due)} silent streams kept: state not saved ({exc})"
+                )
+                return frozenset()
+        for key in due:
+            self._forget(key)
+        self.counters.evicted += len(due)
+        return frozenset(due)
+
+    def _forget(self, key: StreamKey) -> None:
+        self.streams.pop(key, None)
+        self.detectors.pop(key, None)
+        self.engine.streams.pop(key, None)
+        self._live.pop(key, None)
+        self._lost.pop(key, None)
+        self._touched.discard(key)
 
     def _detector(self, frame: FeatureFrame) -> StreamDetector:
         key = (frame.sensor, frame.modality)

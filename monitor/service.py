@@ -22,7 +22,8 @@ from monitor.decode.wire import Limits
 from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
 from monitor.model import FeatureFrame, Modality
-from monitor.pipeline import Pipeline, RateLimitedLog, TickResult
+from monitor.pipeline import Pipeline, TickResult
+from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.mqtt import MqttPublisher
@@ -60,7 +61,7 @@ class Service:
         self._unstored: dict[tuple[str, Modality], FeatureFrame] = {}
         self._to_store: list[FeatureFrame] = []  # due for the store at the next step
         self._stepping: asyncio.Future[TickResult] | None = None
-        self._store_warn = RateLimitedLog()
+        self._store_warn = RateLimitedLog(log)
         self._state_rotation: Rotation[tuple[str, Modality]] = Rotation()
         self._state_announced: set[tuple[str, Modality]] = set()
 
@@ -74,7 +75,7 @@ class Service:
             silence_s=s.service.silence_s,
             limits=Limits(max_payload_bytes=s.mqtt.max_payload_bytes),
         )
-        self.publisher = MqttPublisher(self.store)
+        self.publisher = MqttPublisher(self.store, self.pipeline.outbox)
         self.link = MqttLink(s.mqtt, self.pipeline, self.publisher, self.wakeup)
         self.ble_sources = [
             BleSource(
@@ -207,6 +208,10 @@ class Service:
         # (all 500 of a large fleet at once held the features up by 150 ms): it is QoS 1,
         # and fresh subscribers get the retained copy anyway.
         detectors = pipeline.detectors
+        if result.evicted:
+            self._state_announced.difference_update(result.evicted)
+            for key in result.evicted:
+                self._unstored.pop(key, None)
         share = self.settings.service.tick_s / STATE_REFRESH_S
         keys = {(e.sensor, e.modality) for e in result.events}
         keys.update(k for k in detectors if k not in self._state_announced)
@@ -273,9 +278,11 @@ class Service:
             )
 
     async def _stats(self) -> None:
-        _, publisher, _, _ = self._parts()
+        pipeline, publisher, _, _ = self._parts()
         while True:
             await asyncio.sleep(1.0)
+            pipeline.warnings.roll()  # the summary of suppressed lines, even after a flood
+            self._store_warn.roll()
             publisher.offer_stats(self.status())
             self.wakeup.set()
 
@@ -286,6 +293,9 @@ class Service:
             "connected": link.connected.is_set(),
             "connections": link.connections,
             "backlog": pipeline.backlog,
+            "streams": len(pipeline.streams),
+            "outbox_waiting": len(pipeline.outbox),
+            "outbox_dropped": pipeline.outbox.dropped,
             "published_alerts": publisher.published_alerts,
             "published_features": publisher.published_features,
             "tick_p99_s": _p99(pipeline.counters.tick_seconds),

@@ -51,6 +51,13 @@ SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 DEFAULT_UNITS: dict[str, str] = {"emg": "mV", "acc": "m/s^2"}
 MAX_CHANNELS = 64
 MAX_FS = 100_000.0
+# A valid JSON payload nests three deep (object, data, rows); past this it is hostile.
+MAX_JSON_DEPTH = 8
+# Digits of a JSON number: 20 covers any seq up to 2**64; longer ones are refused before
+# Python converts them (a 5000-digit int costs quadratic time, a 401-digit fs overflows).
+MAX_NUMBER_CHARS = 40
+MAX_SEQ = 2**63 - 1
+MAX_NAME_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +75,16 @@ def parse_topic(topic: str) -> tuple[str, Modality]:
     """``sensors/{sensor_id}/{modality}`` -> (sensor_id, modality)."""
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != "sensors":
-        raise DecodeError("bad_topic", f"topic {topic!r} is not sensors/<id>/<modality>")
+        raise DecodeError("bad_topic", f"topic {clip_repr(topic)} is not sensors/<id>/<modality>")
     sensor, modality = parts[1], parts[2]
     if not SENSOR_ID.match(sensor):
         raise DecodeError(
-            "bad_sensor_id", f"sensor id {sensor!r}: use 1-64 of A-Z a-z 0-9 _ . : -", sensor
+            "bad_sensor_id", f"sensor id {clip_repr(sensor)}: use 1-64 of A-Z a-z 0-9 _ . : -"
         )
     if modality not in MODALITIES:
-        raise DecodeError("unknown_modality", f"modality {modality!r} is not emg or acc", sensor)
+        raise DecodeError(
+            "unknown_modality", f"modality {clip_repr(modality)} is not emg or acc", sensor
+        )
     return sensor, modality
 
 
@@ -104,9 +113,9 @@ def decode(topic: str, payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Sampl
 
 def _check_rate_time(sensor: str, fs: float, t0: float) -> None:
     if not (math.isfinite(fs) and 0 < fs <= MAX_FS):
-        raise DecodeError("bad_rate", f"fs {fs!r} not in (0, {MAX_FS:g}] Hz", sensor)
+        raise DecodeError("bad_rate", f"fs {fs!r:.40} not in (0, {MAX_FS:g}] Hz", sensor)
     if not math.isfinite(t0):
-        raise DecodeError("bad_field", f"t0 {t0!r} is not finite", sensor)
+        raise DecodeError("bad_field", f"t0 {t0!r:.40} is not finite", sensor)
 
 
 def decode_fmb1(
@@ -150,42 +159,92 @@ def decode_fmb1(
     )
 
 
+def _json_depth(payload: bytes) -> int:
+    """The deepest bracket nesting of ``payload`` (brackets inside strings count too,
+    which can only over-estimate): a C-speed pass instead of letting ``json.loads``
+    recurse 100,000 deep."""
+    if payload.count(b"[") + payload.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    raw = np.frombuffer(payload, dtype=np.uint8)
+    step = (raw == ord("[")).astype(np.int32) + (raw == ord("{"))
+    step -= (raw == ord("]")).astype(np.int32) + (raw == ord("}"))
+    return int(np.cumsum(step).max())
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise DecodeError("bad_field", f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise DecodeError("bad_field", f"a number of {len(text)} characters")
+    return float(text)
+
+
+def _number(sensor: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError("bad_field", f"{name} {clip_repr(value)} must be a number", sensor)
+    try:
+        return float(value)
+    except OverflowError as exc:
+        raise DecodeError("bad_field", f"{name} is too large", sensor) from exc
+
+
+def clip_repr(value: Any, limit: int = 40) -> str:
+    """A short ``repr`` for error messages: a hostile value can be megabytes long."""
+    if isinstance(value, list | dict):
+        return f"<{type(value).__name__} of {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 def decode_json(
     sensor: str, modality: Modality, payload: bytes, limits: Limits = DEFAULT_LIMITS
 ) -> SampleBlock:
+    depth = _json_depth(payload)
+    if depth > MAX_JSON_DEPTH:
+        raise DecodeError("bad_json", f"nested {depth} deep (at most {MAX_JSON_DEPTH})", sensor)
     try:
-        obj = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        obj = json.loads(payload, parse_int=_bounded_int, parse_float=_bounded_float)
+    except DecodeError as exc:
+        raise DecodeError(exc.reason, exc.detail, sensor) from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DecodeError("bad_json", f"not JSON: {exc}", sensor) from exc
     if not isinstance(obj, dict):
         raise DecodeError("bad_json", "the payload must be a JSON object", sensor)
     try:
-        fs = float(obj["fs"])
-        t0 = float(obj["t0"])
+        fs = _number(sensor, "fs", obj["fs"])
+        t0 = _number(sensor, "t0", obj["t0"])
         seq = obj["seq"]
         data = obj["data"]
     except KeyError as exc:
         raise DecodeError("bad_field", f"missing field {exc.args[0]!r}", sensor) from exc
-    except (TypeError, ValueError) as exc:
-        raise DecodeError("bad_field", f"fs and t0 must be numbers: {exc}", sensor) from exc
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise DecodeError("bad_field", f"seq {seq!r} must be a non-negative integer", sensor)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise DecodeError(
+            "bad_field", f"seq {clip_repr(seq)} must be an integer in 0..2**63-1", sensor
+        )
     _check_rate_time(sensor, fs, t0)
     arr = _json_samples(sensor, data, limits)
     names = obj.get("channels")
     if names is None:
         channels = default_channels(modality, arr.shape[0])
-    elif isinstance(names, list) and all(isinstance(n, str) and n for n in names):
+    elif isinstance(names, list) and all(
+        isinstance(n, str) and 0 < len(n) <= MAX_NAME_CHARS for n in names
+    ):
         channels = tuple(names)
     else:
-        raise DecodeError("bad_field", "channels must be a list of non-empty strings", sensor)
+        raise DecodeError(
+            "bad_field", f"channels must be a list of 1-{MAX_NAME_CHARS} character names", sensor
+        )
     if len(channels) != arr.shape[0]:
         raise DecodeError(
             "bad_shape", f"{len(channels)} channel names for {arr.shape[0]} data rows", sensor
         )
     unit = obj.get("unit", DEFAULT_UNITS[modality])
-    if not isinstance(unit, str):
-        raise DecodeError("bad_field", "unit must be a string", sensor)
+    if not isinstance(unit, str) or len(unit) > MAX_NAME_CHARS:
+        raise DecodeError("bad_field", f"unit must be a string of at most {MAX_NAME_CHARS}", sensor)
     return _block(sensor, modality, fs, t0, seq, channels, unit, arr)
 
 
@@ -203,7 +262,8 @@ def _json_samples(sensor: str, data: Any, limits: Limits) -> npt.NDArray[np.floa
     if lengths.pop() > limits.max_samples:
         raise DecodeError("bad_shape", f"more than {limits.max_samples} samples", sensor)
     try:
-        arr = np.asarray(data, dtype=np.float32)
+        with np.errstate(over="ignore"):  # 1e300 becomes inf: held and counted as nonfinite
+            arr = np.asarray(data, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise DecodeError("bad_field", f"data holds a non-number: {exc}", sensor) from exc
     if arr.ndim != 2:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from monitor.model import Event, FeatureFrame
+from monitor.sinks.outbox import Outbox
 from monitor.sinks.store import Store
+
+log = logging.getLogger(__name__)
 
 STATUS_TOPIC = "fatigue/monitor/status"
 STATS_TOPIC = "fatigue/monitor/stats"
@@ -64,8 +68,12 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
 class MqttPublisher:
     """Collects what a tick produced and publishes it when a connection is up."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, outbox: Outbox | None = None) -> None:
         self.store = store
+        self.outbox = outbox
+        # Sent and acknowledged, but the store could not mark them (disk full, I/O
+        # error): never sent again by this process, marked once the store takes it.
+        self._unmarked: set[str] = set()
         self._latest: dict[tuple[str, str], FeatureFrame] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._stats: dict[str, Any] | None = None
@@ -85,8 +93,9 @@ class MqttPublisher:
         """Alerts first (never lost: from the store), then features, then states. QoS 1
         groups are sent pipelined (gather) instead of one round trip per message; an
         alert is marked published only once its own PUBACK came back."""
+        self._mark_unmarked()
         while True:
-            batch = self.store.unpublished(limit=200)
+            batch = self._batch(200)
             if not batch:
                 break
             results = await asyncio.gather(
@@ -98,7 +107,7 @@ class MqttPublisher:
                 for e, r in zip(batch, results, strict=True)
                 if not isinstance(r, BaseException)
             ]
-            self.store.mark_published(done)
+            self._mark(done)
             self.published_alerts += len(done)
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
@@ -127,6 +136,37 @@ class MqttPublisher:
                 for sensor, state in states.items()
             )
         )
+
+    def _batch(self, limit: int) -> list[Event]:
+        """Unpublished alerts: the store's outbox, then those the store could not take."""
+        try:
+            stored = self.store.unpublished(limit=limit + len(self._unmarked))
+        except Exception as exc:  # a broken store must not stop the alerts it lost
+            log.warning("store outbox unreadable (%s); sending the in-memory ones", exc)
+            stored = []
+        batch = [e for e in stored if e.id not in self._unmarked][:limit]
+        if self.outbox is not None and len(batch) < limit:
+            batch.extend(self.outbox.pending(limit - len(batch)))
+        return batch
+
+    def _mark(self, ids: list[str]) -> None:
+        if self.outbox is not None:
+            self.outbox.mark_published(ids)
+        try:
+            self.store.mark_published(ids)
+        except Exception as exc:
+            self._unmarked.update(ids)
+            log.warning("%d published alerts not marked in the store (%s)", len(ids), exc)
+
+    def _mark_unmarked(self) -> None:
+        if not self._unmarked:
+            return
+        ids = list(self._unmarked)
+        try:
+            self.store.mark_published(ids)
+        except Exception:
+            return  # still failing: they stay skipped, tried again next flush
+        self._unmarked.difference_update(ids)
 
 
 def alert_topic(event: Event) -> str:

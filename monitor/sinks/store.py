@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -86,21 +86,32 @@ class Store:
             self._db.close()
 
     # -- events / outbox -----------------------------------------------------------
-    def add_events(self, events: Sequence[Event]) -> None:
-        """Commit events (idempotent on ``id``) before anyone publishes them."""
+    def add_events(self, events: Sequence[Event], published: Collection[str] = ()) -> None:
+        """Commit events (idempotent on ``id``) before anyone publishes them; those in
+        ``published`` (sent while the store could not take them) go in marked so."""
         with self._lock:
             if not events:
                 return
             now = time.time()
             rows = [
-                (e.id, e.sensor, e.channel, e.event, e.t, e.wall_time, e.to_json(), now)
+                (
+                    e.id,
+                    e.sensor,
+                    e.channel,
+                    e.event,
+                    e.t,
+                    e.wall_time,
+                    e.to_json(),
+                    int(e.id in published),
+                    now,
+                )
                 for e in events
             ]
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
                     "INSERT OR IGNORE INTO events (id, sensor, channel, event, t, wall_time, body, "
-                    "stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "published, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
 
