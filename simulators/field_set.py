@@ -119,7 +119,7 @@ def _emg(rng: np.random.Generator, kind: str, duration: tuple[int, int]) -> _Emg
     if rng.random() < 0.15 and work_end - lead > 20.0:
         start = _u(rng, lead + 5.0, work_end - 11.0, 1)
         ch = (int(rng.integers(0, n_ch)),)
-        p["dropouts"] = (Dropout(start, start + _u(rng, 1.0, 5.0, 1), ch, 0.0),)
+        p["dropouts"] = (Dropout(start, round(start + _u(rng, 1.0, 5.0, 1), 1), ch, 0.0),)
     return _Emg(p, d, lead, work_end, rms0)
 
 
