@@ -14,6 +14,7 @@ import scipy.signal
 from sim_helpers import bandpass, psd_peak, rms, welch_mdf
 
 from simulators.acc import AccGenerator, AccScenario
+from simulators.cli import main
 from simulators.emg import Dropout, EmgGenerator, EmgScenario, RestPeriod
 from simulators.errors import ScenarioError
 from simulators.field_emg import ECG_WINDOW_S, ecg_template
@@ -482,3 +483,14 @@ def test_field_scenarios_keep_optional_fields_out_of_classic_params() -> None:
     assert "lead_rest_s" not in params["scenario"] and "ecg_beats_s" not in params["realised"]
     shifted = dataclasses.replace(gen.scenario, lead_rest_s=5.0)
     assert jsonable(shifted)["lead_rest_s"] == 5.0
+
+
+def test_cli_writes_a_field_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "f"
+    assert main(["scenarios", "--set", "field", "--n", "2", "--seed", "3", "-o", str(out)]) == 0
+    assert "wrote 2 recordings" in capsys.readouterr().out
+    ts = read_truth_set(out)
+    assert ts.set_name == "field" and len(ts.recordings) == 2
+    assert [r.params["kind"] for r in ts.recordings] == [p.kind for p in plan_field(2, 3)]
+    with pytest.raises(SystemExit):
+        main(["scenarios", "--set", "lab", "-o", str(out)])
