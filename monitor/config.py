@@ -79,11 +79,13 @@ class AccDsp:
 class DspSettings:
     dtype: Literal["float32", "float64"] = "float32"
     flat_min_s: float = 0.05
+    acc_flat_min_s: float = 1.0
     emg: EmgDsp = field(default_factory=EmgDsp)
     acc: AccDsp = field(default_factory=AccDsp)
 
     def validate(self, key: str) -> None:
         _positive(f"{key}.flat_min_s", self.flat_min_s)
+        _positive(f"{key}.acc_flat_min_s", self.acc_flat_min_s)
         self.emg.validate(f"{key}.emg")
         self.acc.validate(f"{key}.acc")
 
@@ -100,7 +102,7 @@ class EmgDetect:
     force_ratio: float = 1.15
     recover_fraction: float = 0.5
     recover_s: float = 10.0
-    jasa_s: float = 5.0
+    jasa_s: float = 8.0
 
     def validate(self, key: str) -> None:
         for name in ("baseline_s", "recover_s", "jasa_s", "arl0_hours", "min_sigma"):
@@ -161,7 +163,7 @@ class ReplaySettings:
 class MqttSettings:
     broker: str = ""
     topics: tuple[str, ...] = ("sensors/+/emg", "sensors/+/acc")
-    client_id: str = "fatigue-monitor"
+    client_id: str = ""  # empty: fatigue-monitor-<host>-<random> (``unique_client_id``)
     username: str = ""
     password: str = ""
     tls: bool = False
@@ -281,19 +283,68 @@ class BleSettings:
 _SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
-def parse_broker(url: str, key: str = "mqtt.broker") -> tuple[str, int, bool]:
-    """``mqtt://host:port`` or ``mqtts://host:port`` -> (host, port, tls)."""
-    from urllib.parse import urlsplit
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """A broker URL's parts. ``password`` never appears in ``repr`` or logs: print
+    ``redact_url(url)`` instead of the URL."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+def broker_url(url: str, key: str = "mqtt.broker") -> BrokerUrl:
+    """``mqtt[s]://[user[:password]@]host[:port]`` -> its parts (user and password
+    percent-decoded). Errors show the URL with the password as ``***``."""
+    from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
-        raise ConfigError(key, url, "mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        raise ConfigError(key, redact_url(url), "mqtt://[USER:PASSWORD@]HOST[:PORT] or mqtts://...")
     tls = parts.scheme in ("mqtts", "ssl")
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
-        raise ConfigError(key, url, "a port number 1..65535") from exc
-    return parts.hostname, port, tls
+        raise ConfigError(key, redact_url(url), "a port number 1..65535") from exc
+    return BrokerUrl(
+        parts.hostname,
+        port,
+        tls,
+        unquote(parts.username or ""),
+        unquote(parts.password or ""),
+    )
+
+
+def parse_broker(url: str, key: str = "mqtt.broker") -> tuple[str, int, bool]:
+    """``mqtt://host:port`` or ``mqtts://host:port`` -> (host, port, tls)."""
+    b = broker_url(url, key)
+    return b.host, b.port, b.tls
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``: for logs and error messages."""
+    scheme, sep, rest = url.rpartition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{hostport}{slash}{path}"
+
+
+def unique_client_id(configured: str) -> str:
+    """``configured``, or ``fatigue-monitor-<host>-<6 hex>``: two monitors on one broker
+    with one id throw each other off in turn (the broker drops the older connection), and
+    the retained status flaps between online and offline."""
+    if configured:
+        return configured
+    import secrets
+    import socket
+
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+    return f"fatigue-monitor-{host}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +389,7 @@ def load_settings(
     for name, raw in env.items():
         if name.startswith(ENV_PREFIX):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-            _set_dotted(merged, dotted, _parse_env_value(raw))
+            _set_dotted(merged, dotted, _env_value(dotted, raw))
     if path is not None:
         p = Path(path)
         try:
@@ -440,6 +491,27 @@ def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:
             _deep_update(target[k], v)
         else:
             target[k] = v
+
+
+def _env_value(dotted: str, raw: str) -> Any:
+    """A string setting takes the variable's text as it is: a numeric password or token
+    (``FATIGUE_MONITOR__MQTT__PASSWORD=123456``) must not become an integer and then be
+    refused, with the secret in the error. Other settings parse as TOML values."""
+    if _setting_type(dotted) is str:
+        return raw
+    return _parse_env_value(raw)
+
+
+def _setting_type(dotted: str) -> Any:
+    tp: Any = Settings
+    for part in dotted.split("."):
+        if not dataclasses.is_dataclass(tp):
+            return None
+        hint = typing.get_type_hints(tp).get(part)
+        if hint is None:
+            return None
+        tp = hint
+    return tp
 
 
 def _parse_env_value(raw: str) -> Any:

@@ -16,6 +16,7 @@ from monitor.detect.tremor import TremorChannel, TremorWindow
 from monitor.model import Event, EventKind, FeatureFrame, Modality
 
 BAD_SIGNAL = ("flat", "nonfinite")
+CONTACT_TROUBLE = ("flat", "nonfinite", "clipped")
 
 
 class StreamDetector:
@@ -120,7 +121,7 @@ class StreamDetector:
         out: list[dict[str, float] | None] = []
         for c in self._fatigue:
             b = c.baseline
-            out.append(None if b is None else {"mdf_hz": b.mdf, "rms": math.exp(b.log_rms)})
+            out.append(None if b is None else {"mdf_hz": b.mdf_hz, "rms": math.exp(b.log_rms)})
         for t in self._tremor:
             out.append(None if t.base_log is None else {"tremor_rms": math.exp(t.base_log)})
         return out
@@ -195,6 +196,7 @@ class StreamDetector:
                         arv=f["arv"][ch],
                         fi=f["fi_nsm5"][ch],
                         good=good,
+                        contact=q not in CONTACT_TROUBLE,
                     )
                 )
                 active[ch] = d.active

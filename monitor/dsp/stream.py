@@ -26,6 +26,7 @@ QUALITY_LABELS: tuple[str, ...] = ("ok", "mains", "clipped", "flat", "nonfinite"
 Q_OK, Q_MAINS, Q_CLIPPED, Q_FLAT, Q_NONFINITE = 0, 1, 2, 3, 4
 # A window is clipped when more than this share of its samples sit repeated on a rail.
 CLIPPED_SHARE = 0.01
+MIN_FLAT_SAMPLES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,17 @@ class StreamProcessor:
         self._filter = StreamingFilter(sos)
         self._ring = WindowRing(len(self.in_channels), self.window, self.hop, dtype)
         self._nonfinite = RunLog(len(self.in_channels))
-        self._flat = RunLog(len(self.in_channels), round(settings.flat_min_s * fs))
+        # EMG: a channel that repeats one value for ``flat_min_s`` has lost contact (with at
+        # least MIN_FLAT_SAMPLES, so an 8-bit 200 Hz armband's quiet rest is not "flat").
+        # Accelerometer: only every axis at once, for ``acc_flat_min_s``: a 12-bit sensor at
+        # 50 Hz whose noise is below one step repeats readings on a still limb, which is
+        # quantisation, not a dead sensor.
+        if modality == "emg":
+            self._flat = RunLog(
+                len(self.in_channels), max(MIN_FLAT_SAMPLES, round(settings.flat_min_s * fs))
+            )
+        else:
+            self._flat = RunLog(1, max(MIN_FLAT_SAMPLES, round(settings.acc_flat_min_s * fs)))
         self._clipped = RunLog(len(self.in_channels))
         self._hi = np.full(len(self.in_channels), -np.inf)
         self._lo = np.full(len(self.in_channels), np.inf)
@@ -195,14 +206,19 @@ class StreamProcessor:
         nbad, nsame, nclip = scan(x, self._last, self._hi, self._lo, offset > 0, bad, same, clip)
         self.nonfinite_samples += int(nbad)
         self._nonfinite.add(bad, offset, any_set=bool(nbad))
-        self._flat.add(same, offset, any_set=bool(nsame))
+        if self.modality == "acc":
+            every = same.all(axis=0, keepdims=True)
+            self._flat.add(every, offset)
+        else:
+            self._flat.add(same, offset, any_set=bool(nsame))
         self._clipped.add(clip, offset, any_set=bool(nclip))
         return x
 
     def _quality(self, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
         q = np.zeros((starts.size, len(self.in_channels)), dtype=np.int8)
         q[self._clipped.coverage(starts, self.window) > CLIPPED_SHARE * self.window] = Q_CLIPPED
-        q[self._flat.coverage(starts, self.window) > 0] = Q_FLAT
+        flat = self._flat.coverage(starts, self.window) > 0
+        q[np.broadcast_to(flat, q.shape)] = Q_FLAT
         q[self._nonfinite.coverage(starts, self.window) > 0] = Q_NONFINITE
         if self.modality == "acc":
             return np.asarray(q.max(axis=1, keepdims=True), dtype=np.int8)

@@ -1,0 +1,162 @@
+"""Golden tests for the failure modes that field recordings showed (issue #10).
+
+Each builds the condition from the simulator with a fixed seed and checks what a user must
+see; each failed on the detector before the fix (noted per test)."""
+
+import numpy as np
+import pytest
+from detect_helpers import detect, emg_signal, frames_of
+
+from monitor.config import Settings
+from monitor.detect.stream import StreamDetector
+from simulators.emg import Dropout
+from simulators.schedule import ForceStep, RestPeriod
+
+
+def onsets(events: list) -> list[float]:  # type: ignore[type-arg]
+    return [e.t for e in events if e.event == "fatigue_onset"]
+
+
+def duty_rests(end: float, on: float, off: float, lead: float) -> tuple[RestPeriod, ...]:
+    rests = [RestPeriod(0.0, lead)]
+    t = lead + on
+    while t + off < end:
+        rests.append(RestPeriod(round(t, 3), round(t + off, 3)))
+        t += off + on
+    return tuple(rests)
+
+
+@pytest.mark.parametrize("lead", [2.0, 5.0])
+def test_rest_at_the_start_does_not_poison_the_baseline(settings: Settings, lead: float) -> None:
+    # Before: with 5 s of rest first, the baseline was learnt from rest (MDF 206 Hz, RMS at
+    # the floor) and every contraction was skipped as an artefact: no onset in 150 s.
+    x, sc = emg_signal(
+        seed=2, rests=(RestPeriod(0.0, lead),), onset_s=60.0, decline_per_min=0.2,
+        noise_mv=0.05, rms0_mv=0.2,
+    )
+    frames = frames_of(x, sc.fs, "emg", settings)
+    det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+    events = detect(frames, settings, det)
+    for ch, base in enumerate(det.baselines):
+        assert base is not None
+        assert 0.85 * sc.mdf0_hz < base["mdf_hz"] < 1.15 * sc.mdf0_hz, (ch, base)
+        assert base["rms"] > 0.5 * sc.rms0_mv
+    found = onsets(events)
+    assert len(found) == 2 and all(60.0 < t < 130.0 for t in found)
+
+
+def test_a_channel_still_learning_says_so(settings: Settings) -> None:
+    x, sc = emg_signal(seed=2, duration_s=8.0, rests=(RestPeriod(0.0, 5.0),), noise_mv=0.05)
+    frames = frames_of(x, sc.fs, "emg", settings)
+    det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+    detect(frames, settings, det)
+    assert all(s["phase"] == "learning" for s in det.status().values())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 5])
+def test_electrode_reattachment_after_a_gap_is_not_fatigue(settings: Settings, seed: int) -> None:
+    # Wider electrode spacing after re-attachment: MDF -6 %, RMS -8 % in one step, after a
+    # 2.5 s dropout. Before: fatigue_onset on 4 of 6 seeds.
+    x, sc = emg_signal(
+        seed=seed, duration_s=240.0, rests=(RestPeriod(0.0, 5.0),),
+        force_steps=(ForceStep(100.0, 0.7),), force_ramp_s=0.05,
+        force_mdf_exponent=0.17, force_rms_exponent=0.23,
+        dropouts=(Dropout(98.0, 100.5),),
+    )
+    assert onsets(detect(frames_of(x, sc.fs, "emg", settings), settings)) == []
+
+
+def test_fatigue_after_a_dropout_is_still_found(settings: Settings) -> None:
+    x, sc = emg_signal(
+        seed=7, duration_s=200.0, onset_s=60.0, decline_per_min=0.25,
+        dropouts=(Dropout(80.0, 82.0),),
+    )
+    found = onsets(detect(frames_of(x, sc.fs, "emg", settings), settings))
+    assert len(found) == 2 and all(60.0 < t < 150.0 for t in found)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_small_drift_in_short_intermittent_contractions_is_not_fatigue(
+    settings: Settings, seed: int
+) -> None:
+    # 3 s on / 2 s off; MDF drifts 5 % (e.g. cooling), less than min_drop. Before, the
+    # confirmation rested on the one or two windows since the last rest.
+    x, sc = emg_signal(
+        seed=seed, duration_s=300.0, rests=duty_rests(300.0, 3.0, 2.0, 4.0),
+        onset_s=30.0, decline_per_min=0.05, mdf_floor=0.95,
+    )
+    assert onsets(detect(frames_of(x, sc.fs, "emg", settings), settings)) == []
+
+
+def test_intermittent_fatigue_is_found_within_a_minute_of_the_true_10_percent_drop(
+    settings: Settings,
+) -> None:
+    x, sc = emg_signal(
+        seed=5, duration_s=240.0, rests=duty_rests(240.0, 6.0, 4.0, 5.0),
+        onset_s=46.0, decline_per_min=0.3,
+    )
+    found = onsets(detect(frames_of(x, sc.fs, "emg", settings), settings))
+    assert len(found) == 2 and all(60.0 < t < 81.0 + 60.0 for t in found)
+
+
+def quantised_still_acc(fs: float, seconds: float, seed: int) -> np.ndarray:
+    """A 12-bit +-8 g accelerometer on a still limb: noise (0.3 steps) below one step, so
+    each axis repeats its reading for several samples at a time."""
+    rng = np.random.default_rng(seed)
+    step = 16 * 9.81 / 4096
+    n = round(fs * seconds)
+    g = np.array([[1.3], [-2.1], [9.5]])
+    wobble = 0.3 * step * rng.standard_normal((3, n))
+    return np.round((g + wobble) / step) * step
+
+
+def test_a_quantised_quiet_50_hz_accelerometer_is_not_flat(settings: Settings) -> None:
+    # Before: 83-100 % of windows "flat" and a false signal_lost.
+    x = quantised_still_acc(50.0, 120.0, 1)
+    same = np.diff(x, axis=1) == 0
+    assert same.mean() > 0.5  # most readings repeat the one before
+    frames = frames_of(x, 50.0, "acc", settings)
+    flat = sum(f.quality[0] == "flat" for f in frames)
+    assert flat == 0
+    assert [e.event for e in detect(frames, settings)] == []
+
+
+def test_a_stuck_accelerometer_is_still_flat_and_lost(settings: Settings) -> None:
+    x = quantised_still_acc(50.0, 60.0, 2)
+    x[:, 20 * 50 : 40 * 50] = x[:, [20 * 50]]  # every axis frozen for 20 s
+    frames = frames_of(x, 50.0, "acc", settings)
+    kinds = [e.event for e in detect(frames, settings)]
+    assert kinds == ["signal_lost", "signal_restored"]
+
+
+def test_confirmation_counts_active_windows_across_rests() -> None:
+    # Contractions of 3.5 s with 2 s rests; after a 30 s fresh hold MDF sits 5 % down (less
+    # than min_drop) but the first usable window of each contraction dips to -20 %. Before,
+    # the recent buffer was cleared at every rest, so the confirmation rested on that one
+    # dip and fatigue_onset fired; now it needs CONFIRM_S of active windows, across rests.
+    from monitor.config import EmgDetect
+    from monitor.detect.fatigue import FatigueChannel, WindowFeatures
+
+    rng = np.random.default_rng(5)
+    ch = FatigueChannel(EmgDetect(), hop_s=0.5, stride=2)
+    t = 0.0
+    kinds = []
+
+    def feed(mdf: float, rms: float) -> None:
+        nonlocal t
+        t += 0.5
+        m = mdf * (1 + 0.01 * rng.standard_normal())
+        d = ch.update(WindowFeatures(t, m, m, rms, 0.8 * rms, 1e-13, True))
+        kinds.append(d.kind)
+
+    for _ in range(8):
+        feed(100.0, 0.005)  # rest first: the gate learns the floor
+    for _ in range(60):
+        feed(100.0, 1.0)
+    for _ in range(40):
+        for _ in range(4):
+            feed(100.0, 0.005)
+        for i in range(7):
+            feed(80.0 if i == 2 else 95.0, 1.0)
+    assert ch.phase == "monitoring"
+    assert "fatigue_onset" not in kinds
