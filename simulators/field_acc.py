@@ -5,11 +5,14 @@ A wrist or phone accelerometer in daily life sees far more than slow 0.1-3 Hz mo
 - Walking and running: the acceleration repeats every step, a fundamental at the step
   frequency with strong harmonics (the 2nd, near 3.2-4 Hz, is often larger than the
   fundamental in the vertical axis), a sway at the stride frequency (half the step rate),
-  and at each heel strike a short broadband impact transient. Cadence of adults walking
-  freely is 1.6-2.0 steps/s and running 2.6-3.0 steps/s (Tudor-Locke et al. 2011, "How
-  many steps/day are enough?"; BenAbdelkader et al. 2002; Zijlstra & Hof 2003, "Assessment
-  of spatio-temporal gait parameters from trunk accelerations"), with step-to-step
-  variability of a few per cent (Hausdorff 2005, "Gait variability").
+  and at each heel strike a short broadband impact transient (Zijlstra & Hof 2003,
+  "Assessment of spatio-temporal gait parameters from trunk accelerations during human
+  walking", Gait Posture 18:1-10). Adults walk freely at 1.6-2.0 steps/s (BenAbdelkader,
+  Cutler & Davis 2002, "Stride and cadence as a biometric in automatic person
+  identification and verification") and run at 2.6-3.0 steps/s (Heiderscheit et al.
+  2011, "Effects of step rate manipulation on joint mechanics during running", Med Sci
+  Sports Exerc 43:296-302), with step-to-step variability of a few per cent (Hausdorff
+  2005, "Gait variability: methods, modeling and meaning", J NeuroEng Rehabil 2:19).
 - Arm swing (gesturing, walking with the sensor on a swinging arm): 0.8-1.0 Hz with
   decaying harmonics.
 - Handwriting: pen strokes are oscillations at 4-6 Hz in bursts of 0.5-3 s separated by

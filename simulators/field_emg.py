@@ -1,7 +1,11 @@
 """Field conditions of surface EMG that the laboratory model leaves out.
 
 Each one is stated in physiological terms, independently of any detector, and each has
-an exactly known effect on the generating model, so the truth stays analytic:
+an exactly known effect on the generating model, so the truth stays analytic. MDF moves
+with muscle-fibre conduction velocity and with the detection geometry (De Luca 1997,
+"The use of surface electromyography in biomechanics", J Appl Biomech 13:135-163; Farina
+& Merletti 2000, "Comparison of algorithms for estimation of EMG variables during
+voluntary isometric contractions", J Electromyogr Kinesiol 10:337-349):
 
 - Intermittent isometric work (e.g. 6 s on / 4 s off): fatigue builds over contractions
   because a few seconds of rest restore only a small part of it; MDF recovery after
@@ -16,7 +20,9 @@ an exactly known effect on the generating model, so the truth stays analytic:
 - Electrode shift / re-attachment: a wider or displaced electrode pair low-pass filters
   the potentials more (longer spatial filter) and sees fewer fibres: MDF and RMS step down
   together at one instant (Farina, Cescon & Merletti 2002, "Influence of anatomical,
-  physical, and detection-system parameters on surface EMG", Biol Cybern 86:445-456),
+  physical, and detection-system parameters on surface EMG", Biol Cybern 86:445-456;
+  Young, Hargrove & Kuiken 2011, "The effects of electrode size and orientation on the
+  sensitivity of myoelectric pattern recognition systems to electrode shift", IEEE TBME),
   usually after the contact was lost or knocked.
 - ECG cross-talk on trunk muscles (erector spinae, abdominals): QRS complexes at the heart
   rate with ordinary RR variability (Task Force of the ESC/NASPE 1996: SDNN of a few per
@@ -25,10 +31,11 @@ an exactly known effect on the generating model, so the truth stays analytic:
   electrocardiogram contamination from electromyogram signals", J Electromyogr Kinesiol
   16:175-187). The QRS is a sum of Gaussians as in McSharry et al. 2003 (ECGSYN).
 - Temperature drift: conduction velocity changes by about 2-3 % per degree C of muscle
-  temperature (Merletti et al. 1984, "Effect of temperature on mechanical and electrical
-  responses of human muscle"; Farina et al. 2005), and skin cooling of 1-2 C over minutes
-  is ordinary outdoors or under a fan; cooling also lengthens the potentials and raises
-  their amplitude a little. The MDF drifts by a few per cent, RMS steady or up: not
+  temperature (Merletti, Sabbahi & De Luca 1984, "Median frequency of the myoelectric
+  signal: effects of muscle ischemia and cooling", Eur J Appl Physiol 52:258-265; Farina,
+  Arendt-Nielsen & Graven-Nielsen 2005, J Appl Physiol), and cooling of 1-2 C over
+  minutes is ordinary outdoors or under a fan; cooling also lengthens the potentials and
+  raises their amplitude a little. The MDF drifts by a few per cent, RMS steady or up: not
   fatigue, but alike in sign.
 
 The slow state (fatigue, force, rests) stays in ``simulators.schedule``; this module adds

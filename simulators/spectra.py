@@ -68,9 +68,10 @@ def folded_shwedyk_psd(f: npt.ArrayLike, f_high: npt.ArrayLike, fs: float) -> F6
     Gaussian process whose spectrum on [0, fs/2] is the sum of all aliases
     ``P(f) + sum_k P(k fs - f) + P(k fs + f)`` (the Poisson summation of the PSD), so
     shaping white noise with this sum is statistically exact. Consumer armbands such as
-    the Myo sample at 200 Hz with no filter worth the name above 100 Hz (Phinyomark et al.
-    2018, "EMG feature evaluation for improving myoelectric pattern recognition"), so most
-    of the muscle's 50-250 Hz power lands folded inside 0-100 Hz.
+    the Myo sample at 200 Hz with 8-bit samples and no effective filter above 100 Hz
+    (Phinyomark, Khushaba & Scheme 2018, "Feature extraction and selection for myoelectric
+    control based on wearable EMG sensors", Sensors 18:1615), so the muscle's power above
+    100 Hz lands folded inside 0-100 Hz.
     """
     fa = np.asarray(f, dtype=np.float64)
     out: F64 = shwedyk_psd(fa, f_high)
