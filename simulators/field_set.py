@@ -145,6 +145,11 @@ def _fatigue(rng: np.random.Generator, kind: str) -> EmgScenario:
     elif kind == "f_ecg":
         p.update(_ecg(rng, e.rms0))
     p["onset_s"] = onset
+    # Fatigue stops at half the fresh MDF, or where the lowest MDF the schedule reaches
+    # (swing and channel spread included) would be 30 Hz: close to the 20 Hz band edge no
+    # spectrum has its median there.
+    low = p["mdf0_hz"] * (1.0 - p.get("cycle_mdf_swing", 0.0)) * 0.97
+    p["mdf_floor"] = max(0.5, math.ceil(30.0 / low * 100.0) / 100.0)
     return EmgScenario(**p)
 
 

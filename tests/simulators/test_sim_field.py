@@ -98,6 +98,17 @@ def test_every_kind_round_trips_through_params(plan60: list[PlannedRecording]) -
         assert scenario_from_params(params) == p.scenario, p.kind
 
 
+def test_every_seed_plans_eight_quiet_hours() -> None:
+    """Any set of 60 (not just seed 1) can be planned and holds >= 8 h without an onset."""
+    for seed in range(2, 12):
+        plans = plan_field(60, seed)
+        quiet = sum(
+            p.scenario.duration_s if p.scenario.onset_s is None else p.scenario.onset_s - 2.0
+            for p in plans
+        )
+        assert quiet / 3600.0 >= 8.0, seed
+
+
 def test_plan_deterministic_and_seeded() -> None:
     assert plan_field(20, 4) == plan_field(20, 4)
     assert plan_field(20, 4) != plan_field(20, 5)
