@@ -39,6 +39,7 @@ class TruthItem:
     end_s: float
     duration_s: float
     expected_event: str
+    condition: str = ""
 
 
 @dataclass
@@ -46,6 +47,7 @@ class RecordingResult:
     file: str
     modality: str
     onset_s: float | None
+    condition: str = ""
     detected_at: float | None = None
     delay_s: float | None = None
     false_alarms: int = 0
@@ -72,6 +74,7 @@ class Summary:
     delay_p90_s: float | None
     tolerance_s: float
     by_modality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_condition: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_truth_set(directory: Path) -> list[TruthItem]:
@@ -90,6 +93,9 @@ def read_truth_set(directory: Path) -> list[TruthItem]:
                     end_s=float(rec.get("end_s", rec["duration_s"])),
                     duration_s=float(rec["duration_s"]),
                     expected_event=str(rec.get("expected_event") or ONSET_KINDS[modality]),
+                    # The simulators name each recording's condition in params.kind; a
+                    # set from elsewhere may not, and is then scored as one condition.
+                    condition=str((rec.get("params") or {}).get("kind") or ""),
                 )
             )
     except FileNotFoundError as exc:
@@ -116,7 +122,9 @@ def score_recording(
     item: TruthItem, events: Sequence[Event], tolerance_s: float
 ) -> RecordingResult:
     onsets = sorted(e.t for e in events if e.event == item.expected_event)
-    result = RecordingResult(item.file, item.modality, item.onset_s, events=len(events))
+    result = RecordingResult(
+        item.file, item.modality, item.onset_s, condition=item.condition, events=len(events)
+    )
     if item.onset_s is None:
         result.false_alarms = len(onsets)
         result.negative_hours = item.duration_s / 3600.0
@@ -179,11 +187,13 @@ def evaluate(
         if progress is not None:
             progress(res)
     summary = _summarise(results, tolerance_s)
+    skip = ("by_modality", "by_condition", "tolerance_s")
     for modality in sorted({r.modality for r in results}):
         part = _summarise([r for r in results if r.modality == modality], tolerance_s)
-        summary.by_modality[modality] = {
-            k: v for k, v in asdict(part).items() if k not in ("by_modality", "tolerance_s")
-        }
+        summary.by_modality[modality] = {k: v for k, v in asdict(part).items() if k not in skip}
+    for condition in sorted({r.condition for r in results if r.condition}):
+        part = _summarise([r for r in results if r.condition == condition], tolerance_s)
+        summary.by_condition[condition] = {k: v for k, v in asdict(part).items() if k not in skip}
     return results, summary
 
 
@@ -217,4 +227,13 @@ def format_summary(s: Summary) -> str:
             f"{part['false_alarms']} false alarms in {part['negative_hours']:.2f} h, "
             f"median delay {fmt(part['delay_median_s'])} s"
         )
+    if len(s.by_condition) > 1:
+        lines.append("by condition:")
+        for condition, part in s.by_condition.items():
+            found = f"{part['detected']}/{part['positives']} detected" if part["positives"] else ""
+            lines.append(
+                f"  {condition:24s} {part['recordings']:3d} rec  {found:14s} "
+                f"{part['false_alarms']} FA in {part['negative_hours']:.2f} h  "
+                f"delay median {fmt(part['delay_median_s'])} s, p90 {fmt(part['delay_p90_s'])} s"
+            )
     return "\n".join(lines)

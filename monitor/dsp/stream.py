@@ -207,7 +207,7 @@ class StreamProcessor:
         self.nonfinite_samples += int(nbad)
         self._nonfinite.add(bad, offset, any_set=bool(nbad))
         if self.modality == "acc":
-            every = same.all(axis=0, keepdims=True)
+            every = np.asarray(same.all(axis=0, keepdims=True), dtype=np.bool_)
             self._flat.add(every, offset)
         else:
             self._flat.add(same, offset, any_set=bool(nsame))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from monitor.cli import main
 from monitor.config import Settings
-from monitor.evaluate import evaluate
+from monitor.evaluate import evaluate, format_summary
 from simulators.scenarios import make_scenarios
 
 
@@ -29,3 +29,13 @@ def test_evaluate_cli_json_and_errors(tmp_path: Path, capsys) -> None:  # type: 
     assert summary["recordings"] == 4
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "truth.json" in capsys.readouterr().err
+
+
+def test_scores_are_reported_per_condition(tmp_path: Path) -> None:
+    make_scenarios(6, 11, tmp_path)
+    results, summary = evaluate(tmp_path, Settings())
+    kinds = {r.condition for r in results}
+    assert "" not in kinds
+    assert set(summary.by_condition) == kinds
+    assert sum(p["recordings"] for p in summary.by_condition.values()) == 6
+    assert "by condition:" in format_summary(summary)
