@@ -474,11 +474,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         async with Service(settings) as svc:
             log.info("store %s; Ctrl-C to stop", settings.service.db)
-            await svc.run()
+            await svc.run(on_ready=lambda: _say_ready(svc))
 
     _tune_gc()
     _run_async(serve())
     return 0
+
+
+def _say_ready(svc: Any) -> None:
+    """The one line scripts and tests wait for: subscribed, status ``online`` retained."""
+    dashboard = f"; dashboard {svc.api_url}" if svc.api_url else ""
+    link = svc.link
+    print(
+        f"fatigue-monitor: ready: subscribed on {link.url} as {link.client_id}{dashboard}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _tune_gc() -> None:
@@ -515,14 +526,17 @@ def _run_async(coro: Any) -> None:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     import asyncio
+    import ssl
 
     import aiomqtt
 
-    from monitor.config import parse_broker
+    from monitor.config import broker_url
     from monitor.model import Event
     from monitor.sources.mqtt import Backoff
 
-    host, port, _ = parse_broker(args.broker, "--broker")
+    url = broker_url(args.broker, "--broker")
+    host, port = url.host, url.port
+    tls = ssl.create_default_context() if url.tls else None
     topic = f"fatigue/{args.sensor or '+'}/alerts"
     human = sys.stdout.isatty() and not args.json
 
@@ -530,7 +544,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         backoff = Backoff()
         while True:
             try:
-                async with aiomqtt.Client(host, port) as client:
+                async with aiomqtt.Client(
+                    host,
+                    port,
+                    username=url.username or None,
+                    password=url.password or None,
+                    tls_context=tls,
+                ) as client:
                     backoff.reset()
                     await client.subscribe(topic, qos=1)
                     log.info("following %s on mqtt://%s:%d", topic, host, port)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Settings whose values never appear in a message (logs, terminals, CI output).
+SECRET_KEYS = frozenset({"password", "token"})
+
 
 class MonitorError(Exception):
     """Root of every error the monitor raises deliberately."""
@@ -21,7 +24,9 @@ class ConfigError(MonitorError):
         self.key = key
         self.value = value
         self.expected = expected
-        super().__init__(f"config {key} = {value!r}: {expected}")
+        # A secret's value never reaches a message (logs, terminals, CI output).
+        shown = "***" if key.rsplit(".", 1)[-1] in SECRET_KEYS else repr(value)
+        super().__init__(f"config {key} = {shown}: {expected}")
 
 
 class RecordingError(MonitorError):

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -134,16 +134,25 @@ class Service:
             raise MonitorError("Service used outside 'async with'")
         return self.pipeline, self.publisher, self.store, self.link
 
-    async def run(self) -> None:
+    async def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run until cancelled; ``on_ready`` is called once, when the MQTT link first
+        subscribed and announced ``online`` (the CLI prints its ``ready`` line then)."""
         _, _, _, link = self._parts()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(link.run(), name="mqtt-link")
+            if on_ready is not None:
+                tg.create_task(self._when_ready(on_ready), name="ready")
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._stats(), name="stats")
             for source in self.ble_sources:
                 tg.create_task(self._ble(source), name=f"ble-{source.sensor}")
             if self.api is not None:
                 tg.create_task(self.api.serve(), name="api")
+
+    async def _when_ready(self, on_ready: Callable[[], None]) -> None:
+        _, _, _, link = self._parts()
+        await link.ready.wait()
+        on_ready()
 
     async def _ble(self, source: BleSource) -> None:
         """Decoded blocks of one BLE device into the pipeline's queue (never blocks).

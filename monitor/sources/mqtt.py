@@ -1,11 +1,14 @@
 """The MQTT connection: subscribe to sensor topics, feed the pipeline, publish results.
 
 aiomqtt does not reconnect by itself, so ``MqttLink.run`` is a loop: connect (with the
-Last Will ``offline`` on the status topic), announce ``online``, subscribe, then receive and
-publish in one TaskGroup until the connection fails; wait a capped, jittered backoff and
-start again. Received payloads go straight into ``Pipeline.submit`` (a bounded queue, never
-blocking); decoding happens in the tick, in batches. Publishing only ever happens while
-connected; alerts wait in the store's outbox meanwhile, so an outage loses none.
+Last Will ``offline`` on the status topic), subscribe, announce ``online`` (only then: a
+client that waits for the retained ``online`` may publish at once and be heard), set
+``ready``, then receive and publish in one TaskGroup until the connection fails; wait a
+capped, jittered backoff and start again. Credentials come from ``mqtt.username`` /
+``mqtt.password`` or else from the broker URL; logs show the URL without the password.
+Received payloads go straight into ``Pipeline.submit`` (a bounded queue, never blocking);
+decoding happens in the tick, in batches. Publishing only ever happens while connected;
+alerts wait in the store's outbox meanwhile, so an outage loses none.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 
-from monitor.config import MqttSettings, parse_broker
+from monitor.config import MqttSettings, broker_url, unique_client_id
 from monitor.pipeline import Pipeline
 from monitor.sinks.mqtt import STATUS_TOPIC, MqttPublisher
 
@@ -92,11 +95,23 @@ class MqttLink:
         self.publisher = publisher
         self.wakeup = wakeup
         self.clock = clock
-        self.host, self.port, tls = parse_broker(settings.broker)
-        self.tls = tls or settings.tls
+        url = broker_url(settings.broker)
+        self.host, self.port = url.host, url.port
+        self.tls = url.tls or settings.tls
+        self.username = settings.username or url.username
+        self.password = settings.password or url.password
+        self.client_id = unique_client_id(settings.client_id)
         self.connected = asyncio.Event()
+        # Set once the first subscription is in place (and stays set): "ready" for
+        # whoever started the service.
+        self.ready = asyncio.Event()
         self.connections = 0
         self.disconnects = 0
+
+    @property
+    def url(self) -> str:
+        """The broker as logs show it: no credentials."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def _client(self) -> IngestClient:
         """A new client for each connection attempt (aiomqtt clients are single-use)."""
@@ -109,9 +124,9 @@ class MqttLink:
         return IngestClient(
             self.host,
             self.port,
-            identifier=s.client_id,
-            username=s.username or None,
-            password=s.password or None,
+            identifier=self.client_id,
+            username=self.username or None,
+            password=self.password or None,
             keepalive=s.keepalive_s,
             tls_context=tls_context,
             will=aiomqtt.Will(STATUS_TOPIC, "offline", qos=1, retain=True),
@@ -132,16 +147,17 @@ class MqttLink:
                     client.pending_calls_threshold = 100_000
                     self.connections += 1
                     backoff.reset()
-                    await client.publish(STATUS_TOPIC, "online", qos=1, retain=True)
                     for topic in self.settings.topics:
                         await client.subscribe(topic, qos=0)
+                    await client.publish(STATUS_TOPIC, "online", qos=1, retain=True)
                     log.info(
-                        "connected to mqtt://%s:%d, subscribed to %s",
-                        self.host,
-                        self.port,
+                        "connected to %s as %s, subscribed to %s",
+                        self.url,
+                        self.client_id,
                         ", ".join(self.settings.topics),
                     )
                     self.connected.set()
+                    self.ready.set()
                     try:
                         async with asyncio.TaskGroup() as tg:
                             tg.create_task(self._receive(client), name="mqtt-receive")
@@ -157,11 +173,7 @@ class MqttLink:
                 self.disconnects += 1
                 delay = backoff.next()
                 log.warning(
-                    "mqtt://%s:%d unavailable (%s); retrying in %.1f s",
-                    self.host,
-                    self.port,
-                    group.exceptions[0],
-                    delay,
+                    "%s unavailable (%s); retrying in %.1f s", self.url, group.exceptions[0], delay
                 )
                 await asyncio.sleep(delay)
 

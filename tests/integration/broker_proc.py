@@ -3,6 +3,7 @@ restart it: mosquitto when the binary exists, and the project's embedded broker.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -16,9 +17,12 @@ KINDS = ["embedded"] + (["mosquitto"] if shutil.which("mosquitto") else [])
 
 
 class BrokerProcess:
-    def __init__(self, kind: str, workdir: Path) -> None:
+    def __init__(self, kind: str, workdir: Path, users: dict[str, str] | None = None) -> None:
+        """``users``: mosquitto only, anonymous clients refused, these name/password pairs
+        accepted (a password file made with ``mosquitto_passwd``)."""
         self.kind = kind
         self.workdir = workdir
+        self.users = users or {}
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -29,9 +33,17 @@ class BrokerProcess:
     def start(self) -> None:
         if self.kind == "mosquitto":
             conf = self.workdir / "mosquitto.conf"
-            conf.write_text(
-                f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            )
+            auth = "allow_anonymous true\n"
+            if self.users:
+                passwd = self.workdir / "passwd"
+                passwd.write_text("")
+                for name, password in self.users.items():
+                    tool = shutil.which("mosquitto_passwd") or "mosquitto_passwd"
+                    subprocess.run([tool, "-b", str(passwd), name, password], check=True)
+                auth = f"allow_anonymous false\npassword_file {passwd}\n"
+                if os.geteuid() == 0:  # else it drops to user mosquitto: no access to tmp
+                    auth += "user root\n"
+            conf.write_text(f"listener {self.port} 127.0.0.1\n{auth}persistence false\n")
             cmd = [shutil.which("mosquitto") or "mosquitto", "-c", str(conf)]
         else:
             cmd = [sys.executable, "-m", "monitor.broker", "--port", str(self.port)]

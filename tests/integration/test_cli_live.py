@@ -2,11 +2,11 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from monitor_proc import MonitorProcess
 
 BIN = Path(sys.executable).parent
 
@@ -37,27 +37,11 @@ def test_run_needs_a_broker_and_says_so() -> None:
 
 
 def test_run_and_alerts_follow_a_fleet(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    mon = subprocess.Popen(
-        [
-            str(BIN / "fatigue-monitor"),
-            "run",
-            "--broker",
-            broker.url,
-            "--db",
-            str(tmp_path / "m.db"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    follower = subprocess.Popen(
-        [str(BIN / "fatigue-monitor"), "alerts", "--broker", broker.url, "--sensor", "emg01"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    mon = MonitorProcess("--broker", broker.url, "--db", str(tmp_path / "m.db"), "--port", "0")
+    follower = MonitorProcess("--broker", broker.url, "--sensor", "emg01", command="alerts")
     try:
-        time.sleep(2.0)
+        mon.wait_ready()  # subscribed: nothing the fleet sends from now on is missed
+        follower.wait_for("following fatigue/emg01/alerts")
         subprocess.run(
             [
                 str(BIN / "fatigue-sim"),
@@ -77,13 +61,11 @@ def test_run_and_alerts_follow_a_fleet(broker, tmp_path: Path) -> None:  # type:
             capture_output=True,
             timeout=60,
         )
-        time.sleep(2.0)
+        follower.out.wait_for("fatigue_onset", timeout=30)
     finally:
-        for p in (follower, mon):
-            p.send_signal(signal.SIGTERM)
-        lines, _ = follower.communicate(timeout=10)
-        _, err = mon.communicate(timeout=10)
-    events = [json.loads(line) for line in lines.splitlines()]
+        follower.stop()
+        rc = mon.stop()
+    events = [json.loads(line) for line in follower.out.lines if line.strip()]
     assert events and {e["sensor"] for e in events} == {"emg01"}
     assert any(e["event"] == "fatigue_onset" for e in events)
-    assert mon.returncode == 0 and "Traceback" not in err
+    assert rc == 0 and "Traceback" not in mon.stderr
