@@ -15,12 +15,16 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.config import load_settings
 from monitor.errors import MonitorError
 from monitor.io.recording import StreamInfo
 from monitor.model import Event, FeatureFrame, Modality
+
+if TYPE_CHECKING:  # scipy.stats and the report load only when replay runs
+    from monitor.indices import FatigueIndices
+    from monitor.report import ReportCollector
 
 log = logging.getLogger("monitor")
 
@@ -36,6 +40,9 @@ examples:
       two CSVs without a time column, replayed together; stdout is Event JSON only
   fatigue-monitor replay session.bdf --speed 1
       paced like the live session (1 = real time, 10 = ten times faster)
+  fatigue-monitor replay hold.edf --json --summary-json summary.json > events.jsonl
+      fatigue indices per channel (MDF slope with CI, time to a 10 % drop, JASA
+      quadrant, contractions) as one JSON object in summary.json
 
 formats: CSV (header row; optional 'time' column in seconds, else --fs), EDF/BDF,
 WFDB (.hea), WAV. Channels named acc* are accelerometer axes, all others EMG,
@@ -134,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", type=Path, metavar="OUT.html", help="write a self-contained HTML report"
     )
     rp.add_argument("--json", action="store_true", help="stdout carries only Event JSON lines")
+    rp.add_argument(
+        "--summary-json",
+        type=Path,
+        metavar="OUT.json",
+        help="write the summary and fatigue indices per channel as one JSON object",
+    )
     rp.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML settings (config/default.toml)"
     )
@@ -307,7 +320,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         overrides["dsp.emg.mains_hz"] = args.mains
     settings = load_settings(args.config, overrides)
     modality: Modality | None = args.modality
-    collector = ReportCollector()
+    emg = settings.dsp.emg
+    collector = ReportCollector(stride=max(1, round(emg.window_s / emg.hop_s)))
     with ExitStack() as stack:
         sinks: list[Any] = [collector]
         if args.features:
@@ -349,6 +363,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             result.nonfinite_samples,
         )
     _print_summary(collector, result.elapsed_s, result.duration_s, result.n_events)
+    if args.summary_json:
+        summary = _summary_dict(collector, result.elapsed_s, result.duration_s, result.n_events)
+        summary["files"] = [str(f) for f in args.files]
+        with _open_out(args.summary_json) as fh:
+            json.dump(summary, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        log.info("summary written to %s", args.summary_json)
     return 0
 
 
@@ -365,28 +386,35 @@ def _write_text(path: Path, text: str) -> None:
     log.info("report written to %s", path)
 
 
-def _print_summary(collector: Any, elapsed: float, duration: float, n_events: int) -> None:
+def _print_summary(
+    collector: ReportCollector, elapsed: float, duration: float, n_events: int
+) -> None:
+    """Per channel on stderr; EMG figures use active windows only (monitor/indices.py)."""
+    from monitor.indices import ENDS_S
     from monitor.report.html import first_last_means
 
     for (sensor, _modality, channel), series in sorted(collector.series.items()):
+        where = f"{sensor}/{channel}"
         if series.modality == "emg":
-            first, last = first_last_means(series, "mdf_hz")
-            change = (last - first) / first * 100 if math.isfinite(first) and first else math.nan
-            log.info(
-                "%s/%s: %d windows, MDF first 5 s %.1f Hz -> last 5 s %.1f Hz (%+.1f %%)",
-                sensor,
-                channel,
-                len(series.t),
-                first,
-                last,
-                change,
-            )
+            ind = series.indices(collector.stride)
+            change = ind.mdf_change_pct
+            if ind.mdf_first_hz is None or ind.mdf_last_hz is None:
+                ends = "no active window"
+            else:
+                ends = (
+                    f"median MDF first {ENDS_S:g} s {ind.mdf_first_hz:.1f} Hz -> last {ENDS_S:g} s "
+                    f"{ind.mdf_last_hz:.1f} Hz"
+                    + ("" if change is None else f" ({change:+.1f} %)")
+                    + " of active windows"
+                )
+            log.info("%s: %d windows (%d active), %s", where, ind.n_windows, ind.n_usable, ends)
+            if ind.initial_mdf_hz is not None:
+                log.info("%s: %s", where, _indices_line(ind))
         else:
             a0, a1 = first_last_means(series, "tremor_rms")
             log.info(
-                "%s/%s: %d windows, tremor RMS first 5 s %.4g -> last 5 s %.4g m/s^2",
-                sensor,
-                channel,
+                "%s: %d windows, tremor RMS first 5 s %.4g -> last 5 s %.4g m/s^2",
+                where,
                 len(series.t),
                 a0,
                 a1,
@@ -399,6 +427,49 @@ def _print_summary(collector: Any, elapsed: float, duration: float, n_events: in
         speed,
         n_events,
     )
+
+
+def _indices_line(ind: FatigueIndices) -> str:
+    slope = ind.mdf_slope
+    trend = (
+        "MDF slope n/a"
+        if slope is None
+        else f"MDF slope {slope.pct_per_min:+.1f} %/min (95 % CI {slope.lo:+.1f} to "
+        f"{slope.hi:+.1f})"
+    )
+    drop = "none" if ind.drop10_s is None else f"at {ind.drop10_s:.1f} s"
+    caveat = "" if ind.quadrant_caveat is None else f" ({ind.quadrant_caveat})"
+    return (
+        f"initial MDF {ind.initial_mdf_hz:.1f} Hz, {trend}, 10 % drop {drop}, "
+        f"JASA {ind.quadrant or 'n/a'}{caveat}, {len(ind.contractions)} contraction(s)"
+    )
+
+
+def _summary_dict(
+    collector: ReportCollector, elapsed: float, duration: float, n_events: int
+) -> dict[str, Any]:
+    """The --summary-json object: per channel its window counts and, for EMG, the fatigue
+    indices (docs/signal-processing.md, "Fatigue indices")."""
+    channels = []
+    for (sensor, modality, channel), series in sorted(collector.series.items()):
+        ind = series.indices(collector.stride) if modality == "emg" else None
+        channels.append(
+            {
+                "sensor": sensor,
+                "channel": channel,
+                "modality": modality,
+                "n_windows": len(series.t),
+                "n_poor_quality": series.quality_bad,
+                "events": [e.event for e in series.events],
+                "indices": None if ind is None else ind.to_dict(),
+            }
+        )
+    return {
+        "duration_s": duration,
+        "elapsed_s": elapsed,
+        "n_events": n_events,
+        "channels": channels,
+    }
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from monitor.indices import FatigueIndices, fatigue_indices
 from monitor.model import Event, FeatureFrame, Modality
 
 REPORT_FEATURES: dict[str, tuple[str, ...]] = {
@@ -25,6 +26,7 @@ class ChannelSeries:
     values: dict[str, list[float]] = field(default_factory=dict)
     quality_bad: int = 0
     events: list[Event] = field(default_factory=list)
+    usable: list[bool] = field(default_factory=list)
 
     def array(self, name: str) -> npt.NDArray[np.float64]:
         return np.asarray(self.values.get(name, []), dtype=np.float64)
@@ -32,10 +34,30 @@ class ChannelSeries:
     def times(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.t, dtype=np.float64)
 
+    def usable_mask(self) -> npt.NDArray[np.bool_]:
+        """Windows the detector called active, of quality ``ok``: the only ones whose MDF
+        is the muscle's (a rest window's MDF is the noise floor's)."""
+        return np.asarray(self.usable, dtype=bool)
+
+    def indices(self, stride: int = 1) -> FatigueIndices:
+        """The fatigue indices of this (EMG) channel; see monitor/indices.py."""
+        return fatigue_indices(
+            self.times(),
+            self.array("mdf_hz"),
+            self.array("mnf_hz"),
+            self.array("rms"),
+            self.usable_mask(),
+            stride=stride,
+        )
+
 
 class ReportCollector:
-    def __init__(self) -> None:
+    """``stride``: every how many windows the indices' regressions take one; window / hop
+    makes the windows they use disjoint (monitor/indices.py, ``trend``)."""
+
+    def __init__(self, stride: int = 1) -> None:
         self.series: dict[tuple[str, str, str], ChannelSeries] = {}
+        self.stride = stride
 
     def _get(self, sensor: str, channel: str, modality: Modality) -> ChannelSeries:
         key = (sensor, modality, channel)
@@ -54,8 +76,11 @@ class ReportCollector:
                 s.t.append(frame.t)
                 for name in names:
                     s.values[name].append(float(frame.features[name][ch]))
-                if frame.quality[ch] != "ok":
+                ok = frame.quality[ch] == "ok"
+                if not ok:
                     s.quality_bad += 1
+                # Without a detector (no activity flags) every good window counts.
+                s.usable.append(ok and (frame.active is None or bool(frame.active[ch])))
 
     def events(self, events: Sequence[Event]) -> None:
         for event in events:

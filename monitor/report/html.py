@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
+from monitor.indices import FatigueIndices, Trend
 from monitor.model import Event
 from monitor.report.collector import ChannelSeries, ReportCollector
 
@@ -23,6 +24,7 @@ WIDTH, HEIGHT = 860, 200
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 12, 10, 26
 MAX_POINTS = 1200
 REFERENCE_S = 5.0
+MAX_CONTRACTION_ROWS = 40
 
 EVENT_COLOURS = {
     "fatigue_onset": "#c0392b",
@@ -205,18 +207,23 @@ def _window_mean(
     return float(np.mean(y[sel])) if sel.any() else math.nan
 
 
-def _baseline_shade(series: ChannelSeries, name: str, label: str) -> Shade | None:
-    """The detector's baseline when an event carries one, else the first seconds' spread."""
+def _baseline_shade(
+    series: ChannelSeries, name: str, label: str, y: npt.NDArray[np.float64] | None = None
+) -> Shade | None:
+    """The detector's baseline when an event carries one, else the first seconds' spread
+    (of ``y`` when given: EMG passes MDF with rest windows blanked)."""
     for ev in series.events:
         base = ev.baseline.get(name)
         spread = ev.baseline.get(f"{name}_sd")
         if base is not None and math.isfinite(base):
             width = spread if spread is not None and math.isfinite(spread) else 0.05 * base
             return Shade(f"{label} baseline (detector)", base - width, base + width, "#2980b9")
-    t, y = series.times(), series.array(name)
-    if t.size == 0:
+    t = series.times()
+    y = series.array(name) if y is None else y
+    finite = np.isfinite(y)
+    if not finite.any():
         return None
-    sel = (t <= t[0] + REFERENCE_S) & np.isfinite(y)
+    sel = (t <= t[finite][0] + REFERENCE_S) & finite
     if sel.sum() < 2:
         return None
     med = float(np.median(y[sel]))
@@ -237,7 +244,76 @@ def first_last_means(series: ChannelSeries, name: str) -> tuple[float, float]:
     )
 
 
-def _section(series: ChannelSeries) -> str:
+def _pct(value: float) -> str:
+    return f"{value:+.1f} %/min"
+
+
+def _trend_text(tr: Trend | None) -> str:
+    if tr is None:
+        return "too few active windows"
+    return f"{_pct(tr.pct_per_min)} (95 % CI {tr.lo:+.1f} to {tr.hi:+.1f}; {tr.n_points} windows)"
+
+
+def _opt(value: float | None, fmt: str, none: str = "—") -> str:
+    return none if value is None else fmt.format(value)
+
+
+def indices_rows(ind: FatigueIndices) -> list[tuple[str, str]]:
+    """The fatigue indices as (label, value) rows; labels say what each is computed on."""
+    change = ind.mdf_change_pct
+    return [
+        ("active windows (quality ok)", f"{ind.n_usable} of {ind.n_windows}"),
+        ("initial MDF (first 10 s active)", _opt(ind.initial_mdf_hz, "{:.1f} Hz")),
+        (
+            f"median MDF first → last {REFERENCE_S:g} s active",
+            "—"
+            if ind.mdf_first_hz is None or ind.mdf_last_hz is None
+            else f"{ind.mdf_first_hz:.1f} → {ind.mdf_last_hz:.1f} Hz"
+            + _opt(change, " ({:+.1f} %)", ""),
+        ),
+        ("MDF slope, % of initial", _trend_text(ind.mdf_slope)),
+        ("RMS slope, % of initial", _trend_text(ind.rms_slope)),
+        ("time to a 10 % MDF drop", _opt(ind.drop10_s, "{:.1f} s", "none")),
+        (
+            "JASA quadrant",
+            (ind.quadrant or "—")
+            + ("" if ind.quadrant_caveat is None else f" ({ind.quadrant_caveat})"),
+        ),
+        ("contractions", str(len(ind.contractions))),
+    ]
+
+
+def _contraction_table(ind: FatigueIndices) -> str:
+    if not ind.contractions:
+        return ""
+    rows = [
+        f"<tr><td>{i}</td><td>{c.start_s:.1f}</td><td>{c.end_s:.1f}</td><td>{c.n_windows}</td>"
+        f"<td>{c.mdf_hz:.1f}</td><td>{c.mnf_hz:.1f}</td><td>{_fmt(c.rms)}</td></tr>"
+        for i, c in enumerate(ind.contractions[:MAX_CONTRACTION_ROWS], start=1)
+    ]
+    more = len(ind.contractions) - MAX_CONTRACTION_ROWS
+    note = f'<p class="muted">… and {more} more (all in --summary-json)</p>' if more > 0 else ""
+    head = (
+        "<tr><th>#</th><th>start, s</th><th>end, s</th><th>windows</th>"
+        "<th>median MDF, Hz</th><th>median MNF, Hz</th><th>median RMS</th></tr>"
+    )
+    return (
+        "<details><summary>Contractions (window ends; medians over each)</summary>"
+        f"<table>{head}{''.join(rows)}</table>{note}</details>"
+    )
+
+
+def _contraction_medians(series: ChannelSeries, ind: FatigueIndices) -> npt.NDArray[np.float64]:
+    """Each usable window carries its contraction's median MDF (NaN elsewhere): one flat
+    segment per contraction on the chart."""
+    usable = series.usable_mask()
+    out = np.full(usable.size, np.nan)
+    lengths = [c.n_windows for c in ind.contractions]
+    out[usable] = np.repeat([c.mdf_hz for c in ind.contractions], lengths)
+    return out
+
+
+def _section(series: ChannelSeries, stride: int = 1) -> str:
     t = series.times()
     title = f"{html.escape(series.sensor)} · {html.escape(series.channel)} ({series.modality})"
     parts = [f"<h2>{title}</h2>"]
@@ -246,17 +322,9 @@ def _section(series: ChannelSeries) -> str:
         ("windows", f"{t.size} ({span})"),
         ("windows with poor quality", str(series.quality_bad)),
     ]
-    if series.modality == "emg":
-        first, last = first_last_means(series, "mdf_hz")
-        change = (last - first) / first * 100 if math.isfinite(first) and first else math.nan
-        rows.append(
-            (
-                f"MDF first {REFERENCE_S:g} s → last {REFERENCE_S:g} s",
-                f"{first:.1f} → {last:.1f} Hz ({change:+.1f} %)",
-            )
-        )
-        r0, r1 = first_last_means(series, "rms")
-        rows.append((f"RMS first → last {REFERENCE_S:g} s", f"{_fmt(r0)} → {_fmt(r1)}"))
+    ind = series.indices(stride) if series.modality == "emg" else None
+    if ind is not None:
+        rows += [(html.escape(k), html.escape(v)) for k, v in indices_rows(ind)]
     else:
         a0, a1 = first_last_means(series, "tremor_rms")
         rows.append((f"tremor RMS first → last {REFERENCE_S:g} s", f"{_fmt(a0)} → {_fmt(a1)} m/s²"))
@@ -264,15 +332,24 @@ def _section(series: ChannelSeries) -> str:
     parts.append(
         "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
     )
-    if series.modality == "emg":
-        shade = _baseline_shade(series, "mdf_hz", "MDF")
+    if ind is not None:
+        parts.append(_contraction_table(ind))
+        usable = series.usable_mask()
+        mdf = np.where(usable, series.array("mdf_hz"), np.nan)
+        left_out = int(usable.size - usable.sum())
+        shade = _baseline_shade(series, "mdf_hz", "MDF", mdf)
+        parts.append(
+            f'<p class="muted">MDF and MNF of active windows only: {left_out} rest or '
+            "poor-quality window(s) left out (their MDF is the noise floor's).</p>"
+        )
         parts.append(
             svg_chart(
                 t,
                 [
-                    Line("MDF", series.array("mdf_hz"), "#e8a39b"),
-                    Line("MNF", series.array("mnf_hz"), "#f0c089"),
-                    Line("MDF, 10 s median", rolling_median(series.array("mdf_hz"), 21), "#922b21"),
+                    Line("MDF", mdf, "#e8a39b"),
+                    Line("MNF", np.where(usable, series.array("mnf_hz"), np.nan), "#f0c089"),
+                    Line("MDF, 10 s median", rolling_median(mdf, 21), "#922b21"),
+                    Line("MDF, contraction median", _contraction_medians(series, ind), "#1a5276"),
                 ],
                 "Hz",
                 series.events,
@@ -319,7 +396,7 @@ def render_report(collector: ReportCollector, title: str, sources: Sequence[str]
     if not collector.series:
         body.append("<p>No complete analysis window: the recording is shorter than one window.</p>")
     for key in sorted(collector.series):
-        body.append(_section(collector.series[key]))
+        body.append(_section(collector.series[key], collector.stride))
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
