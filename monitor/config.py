@@ -60,7 +60,7 @@ class AccDsp:
     highpass_hz: float = 1.0
     highpass_order: int = 2
     tremor_band_hz: tuple[float, float] = (4.0, 12.0)
-    peak_band_hz: tuple[float, float] = (2.0, 15.0)
+    peak_band_hz: tuple[float, float] = (3.5, 12.5)
     spectral_window: Literal["hann", "hamming", "blackman", "blackmanharris"] = "blackmanharris"
 
     def validate(self, key: str) -> None:

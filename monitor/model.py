@@ -52,6 +52,8 @@ ACC_FEATURES: tuple[str, ...] = (
     "tremor_peak_hz",
     "tremor_ratio",
     "tremor_disp_mm",
+    "tremor_peak_rms",
+    "voluntary_hz",
 )
 FEATURE_NAMES: tuple[str, ...] = EMG_FEATURES + ACC_FEATURES
 
@@ -69,6 +71,8 @@ FEATURE_UNITS: Mapping[str, str] = {
     "tremor_peak_hz": "Hz",
     "tremor_ratio": "1",
     "tremor_disp_mm": "mm",
+    "tremor_peak_rms": "m/s^2",
+    "voluntary_hz": "Hz",
 }
 
 

@@ -212,6 +212,10 @@ class StreamDetector:
                         peak_hz=f["tremor_peak_hz"][ch],
                         ratio=f["tremor_ratio"][ch],
                         disp_mm=f["tremor_disp_mm"][ch],
+                        peak_rms=f["tremor_peak_rms"][ch]
+                        if "tremor_peak_rms" in f
+                        else f["tremor_rms"][ch],
+                        voluntary_hz=f["voluntary_hz"][ch] if "voluntary_hz" in f else math.nan,
                         good=good,
                     )
                 )

@@ -1,11 +1,22 @@
 """Tremor onset and recovery for one accelerometer vector.
 
-Tremor band RMS is compared with its own baseline on a log scale (tremor amplitude is
-roughly log-normal), through an upper CUSUM designed like the EMG one (k from the smallest
-rise worth reporting, ``min_ratio``; h from ARL0). A rise only counts above an absolute
+The narrow-band tremor RMS (``tremor_peak_rms``: the peak of the tremor band above its
+broadband floor, with the harmonics of a periodic voluntary movement taken out; see
+monitor/dsp/acc_features.py) is compared with its own baseline on a log scale (tremor
+amplitude is roughly log-normal), through an upper CUSUM designed like the EMG one (k from
+the smallest rise worth reporting, ``min_ratio``; h from ARL0). A rise only counts above an absolute
 floor (``floor_ms2``): a rule relative to the baseline alone would call a tripling of sensor
 noise a tremor. The peak frequency tells physiological (8-12 Hz) from pathological (4-7 Hz)
 tremor in the message.
+
+Voluntary movement is not tremor. What reaches the tremor band from walking, running,
+arm swing or hammering (harmonics of the step, impacts) is removed by the feature; what
+is left is rhythmic voluntary movement in the band itself, above all handwriting (strokes
+at 4-6 Hz). A tremor is steady: an onset needs the peak frequency to have held within
+``PEAK_STEADY_HZ`` of its median in most of the confirmation windows, where handwriting
+strokes change frequency letter by letter and stop between words. Windows of periodic
+voluntary movement (``voluntary_hz`` set: walking, running, arm swing, hammering) are left
+out altogether: the stride's comb of harmonics and the impacts leave no clean tremor band.
 """
 
 from __future__ import annotations
@@ -21,6 +32,9 @@ from monitor.detect.robust import baseline_sigma
 
 Z_CLIP = 3.0
 CONFIRM_FRACTION = 0.75
+PEAK_STEADY_HZ = 0.4
+#: Share of the confirmation windows whose peak must lie within PEAK_STEADY_HZ of the median.
+STEADY_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +45,8 @@ class TremorWindow:
     ratio: float
     disp_mm: float
     good: bool
+    peak_rms: float = math.nan
+    voluntary_hz: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +78,7 @@ class TremorChannel:
     index: int = 0
     cusum: Cusum = field(default_factory=lambda: Cusum(1.0, 10.0))
     recent: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +89,7 @@ class TremorChannel:
             "index": self.index,
             "cusum": self.cusum.state_dict(),
             "recent": list(self.recent),
+            "peaks": list(self.peaks),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -82,6 +100,7 @@ class TremorChannel:
         self.index = int(state["index"])
         self.cusum = Cusum.from_state(state["cusum"])
         self.recent = [float(x) for x in state["recent"]]
+        self.peaks = [float(x) for x in state.get("peaks", [])]
 
     def recalibrate(self) -> None:
         self.phase = "learning"
@@ -92,6 +111,15 @@ class TremorChannel:
 
     def _n(self, seconds: float) -> int:
         return max(1, round(seconds / self.hop_s))
+
+    def _steady(self) -> bool:
+        """Whether the peak frequency held still over the confirmation windows."""
+        peaks = [p for p in self.peaks if math.isfinite(p)]
+        if len(peaks) < self._n(self.settings.recover_s):
+            return False
+        mid = statistics.median(peaks)
+        near = sum(abs(p - mid) <= PEAK_STEADY_HZ for p in peaks)
+        return near >= STEADY_SHARE * len(peaks)
 
     def _context(self, w: TremorWindow) -> tuple[dict[str, float], dict[str, float]]:
         assert self.base_log is not None
@@ -108,9 +136,17 @@ class TremorChannel:
 
     def update(self, w: TremorWindow) -> TremorDecision:
         self.index += 1
+        amp = w.peak_rms if math.isfinite(w.peak_rms) else w.tremor_rms
+        # A floor far below any tremor (and sensor noise): a peak-free window is not log(0).
+        amp = max(amp, 1e-3 * self.settings.floor_ms2)
         if not w.good or not (w.tremor_rms > 0):
             return TremorDecision(None)
-        lg = math.log(w.tremor_rms)
+        if self.phase != "tremor" and math.isfinite(w.voluntary_hz):
+            # Walking, running, swinging or hammering: their steps and impacts fill the tremor
+            # band with a comb of harmonics of the stride; such windows say nothing about a
+            # tremor either way, so they neither teach the baseline nor count as evidence.
+            return TremorDecision(None)
+        lg = math.log(amp)
         if self.phase == "learning":
             self.learn.append(lg)
             if len(self.learn) >= self._n(self.settings.baseline_s):
@@ -124,6 +160,7 @@ class TremorChannel:
             return TremorDecision(None)
         assert self.base_log is not None
         self.recent = [*self.recent[-(self._n(self.settings.recover_s) - 1) :], lg]
+        self.peaks = [*self.peaks[-(self._n(self.settings.recover_s) - 1) :], w.peak_hz]
         if self.phase == "tremor":
             need = self._n(self.settings.recover_s)
             if len(self.recent) < need:
@@ -156,6 +193,8 @@ class TremorChannel:
             return TremorDecision(None)
         if not self.band[0] - 0.5 <= w.peak_hz <= self.band[1] + 0.5:
             return TremorDecision(None)  # broadband rise (movement), not an oscillation
+        if not self._steady():
+            return TremorDecision(None)  # a wandering rhythm: voluntary (writing), not tremor
         self.phase = "tremor"
         feats, base = self._context(w)
         msg = (

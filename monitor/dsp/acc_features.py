@@ -16,6 +16,21 @@ Definitions (band edges from settings, defaults in brackets):
 * tremor_ratio: tremor band power / power from the high-pass corner to 0.45 fs.
 * tremor_disp_mm: RMS displacement in the tremor band, sqrt(sum P_k / (2 pi f_k)^4 df),
   in millimetres: acceleration divided by omega^2 bin by bin.
+* tremor_peak_rms: the narrow-band part of the tremor band (m/s^2): the power within
+  ``PEAK_HALF_HZ`` of the band's largest bin, less the band's median bin power over the same
+  bins. A tremor is a narrow peak; heel strikes, knocks and other impacts are broadband and
+  raise the whole band, which this takes off. The detector watches this one.
+* voluntary_hz: the frequency of a periodic voluntary movement (walking or running
+  cadence, arm swing, hammering), NaN when there is none (below).
+
+Periodic voluntary movement is taken out first. Walking (1.6-2 steps/s), running, arm
+swing and hammering are periodic at 1-3.5 Hz with strong harmonics: the 2nd harmonic of
+walking cadence sits at 3.2-4 Hz, the 3rd at 5-6 Hz, right in the tremor band. When the
+voluntary band (0.5-3.2 Hz) holds a clear, prominent peak f0 (two adjacent bins with
+``PERIODIC_SHARE`` of its power, and ``VOLUNTARY_SHARE`` of the tremor band's),
+the bins within ``HARMONIC_TOL_HZ`` of 2 f0, 3 f0, ... are left out of every tremor
+feature above. A tremor during walking, off the harmonics, is still seen; the harmonics of
+the step are not taken for one (Elble & Deuschl 2011 on tremor vs. voluntary rhythm).
 """
 
 from __future__ import annotations
@@ -27,6 +42,26 @@ import numpy.typing as npt
 
 from monitor.dsp.spectrum import Band, SpectrumPlan
 
+#: The band (Hz) searched for a voluntary movement's fundamental: walking and running
+#: cadence (1.6-3 steps/s), arm swing (0.8-1 Hz), hammering; below the tremor band.
+VOLUNTARY_LO_HZ = 0.5
+VOLUNTARY_HI_HZ = 3.2
+#: How far the fundamental's bin stands above the bins two away on both sides.
+PROMINENCE = 3.0
+#: The movement is periodic when its two largest adjacent bins hold this share of the band.
+PERIODIC_SHARE = 0.5
+#: ... and it carries at least this share of the tremor band's power: a step's harmonics
+#: can outweigh its fundamental (vertical acceleration peaks at twice the cadence).
+VOLUNTARY_SHARE = 0.3
+#: Least half-width (Hz) of the bins left out around each harmonic of the movement's
+#: frequency (at least the spectral window's main lobe), and the highest harmonic left out
+#: (gait's power is in the first four or five).
+HARMONIC_TOL_HZ = 0.3
+MAX_HARMONIC = 5
+#: Half-width (Hz) of a tremor peak: physiological and pathological tremor peaks are a few
+#: tenths of a Hz wide (Elble & Deuschl 2011), a 4-s window's bins 0.25 Hz.
+PEAK_HALF_HZ = 0.75
+
 
 @dataclass(frozen=True, slots=True)
 class AccFeatureArrays:
@@ -35,9 +70,21 @@ class AccFeatureArrays:
     tremor_peak_hz: npt.NDArray[np.float64]
     tremor_ratio: npt.NDArray[np.float64]
     tremor_disp_mm: npt.NDArray[np.float64]
+    tremor_peak_rms: npt.NDArray[np.float64]
+    voluntary_hz: npt.NDArray[np.float64]
 
     def as_dict(self) -> dict[str, npt.NDArray[np.float64]]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+def main_lobe_hz(plan: SpectrumPlan) -> float:
+    """Half-width of the spectral window's main lobe (to its first null), in Hz: how far a
+    strong line spreads. Hann: 2 bins; Blackman-Harris: 4."""
+    pad = 16
+    mag = np.abs(np.fft.rfft(plan.window.astype(np.float64), pad * plan.window.size))
+    falling = np.flatnonzero(np.diff(mag) > 0)
+    first_null = int(falling[0]) if falling.size else mag.size - 1
+    return (first_null / pad) * plan.df
 
 
 class AccFeatureKernel:
@@ -57,6 +104,11 @@ class AccFeatureKernel:
         self.tremor = plan.band(tremor_band_hz[0], min(tremor_band_hz[1], hi_cap))
         self.peak = plan.band(peak_band_hz[0], min(peak_band_hz[1], hi_cap))
         self.total = plan.band(total_band_hz[0], min(total_band_hz[1], hi_cap))
+        self._lobe_hz = main_lobe_hz(plan)
+        vol_lo = max(VOLUNTARY_LO_HZ, plan.df)
+        self.voluntary = (
+            plan.band(vol_lo, VOLUNTARY_HI_HZ) if VOLUNTARY_HI_HZ - vol_lo >= 4 * plan.df else None
+        )
         f = self.tremor.freqs()
         self._disp_weight = self.tremor.df / (2.0 * np.pi * f) ** 4
 
@@ -69,9 +121,15 @@ class AccFeatureKernel:
         acc_rms = np.sqrt(energy.reshape(rows, self.n_axes).sum(axis=1) / plan.n)
 
         lo = min(self.tremor.lo, self.peak.lo, self.total.lo)
+        if self.voluntary is not None:
+            lo = min(lo, self.voluntary.lo)
         hi = max(self.tremor.hi, self.peak.hi, self.total.hi)
         per_axis = plan.psd(x, Band(lo, hi, plan.df)).astype(np.float64)
         psd: npt.NDArray[np.float64] = per_axis.reshape(rows, self.n_axes, -1).sum(axis=1)
+
+        voluntary_hz = np.full(rows, np.nan)
+        if self.voluntary is not None:
+            psd, voluntary_hz = self._without_harmonics(psd, lo)
 
         def cols(b: Band) -> npt.NDArray[np.float64]:
             return psd[:, b.lo - lo : b.hi - lo + 1]
@@ -90,7 +148,71 @@ class AccFeatureKernel:
             tremor_peak_hz=peak,
             tremor_ratio=ratio,
             tremor_disp_mm=np.where(valid, disp, np.nan),
+            tremor_peak_rms=np.where(valid, self._peak_rms(cols(self.tremor)), np.nan),
+            voluntary_hz=voluntary_hz,
         )
+
+    def _peak_rms(self, band: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Narrow-band RMS around the largest bin, above the band's median floor."""
+        rows, size = band.shape
+        k = np.argmax(band, axis=1)
+        half = max(1, round(PEAK_HALF_HZ / self.plan.df))
+        idx = k[:, None] + np.arange(-half, half + 1)[None, :]
+        inside = (idx >= 0) & (idx < size)
+        taken = np.where(inside, band[np.arange(rows)[:, None], np.clip(idx, 0, size - 1)], 0.0)
+        floor = np.median(band, axis=1) * inside.sum(axis=1)
+        excess = np.maximum(taken.sum(axis=1) - floor, 0.0) * self.plan.df
+        out: npt.NDArray[np.float64] = np.sqrt(excess)
+        return out
+
+    def _without_harmonics(
+        self, psd: npt.NDArray[np.float64], lo: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """``psd`` with the harmonics (2nd and up) of a periodic voluntary movement zeroed
+        in the rows that have one (module docstring), and that movement's frequency (NaN
+        in rows without one)."""
+        vol = self.voluntary
+        assert vol is not None
+        band = psd[:, vol.lo - lo : vol.hi - lo + 1]
+        rows = np.arange(band.shape[0])
+        k = np.argmax(band, axis=1)
+        # A cadence between two bins splits its power over both: judge the pair.
+        left = band[rows, np.maximum(k - 1, 0)]
+        right = band[rows, np.minimum(k + 1, band.shape[1] - 1)]
+        pair = band[rows, k] + np.maximum(left, right)
+        total = band.sum(axis=1)
+        tremor_power = psd[:, self.tremor.lo - lo : self.tremor.hi - lo + 1].sum(axis=1)
+        # A peak, not the rising edge of slow wandering: it stands PROMINENCE times above the
+        # bins two away on both sides (a sinusoid between bins fills the nearest two).
+        size = band.shape[1]
+        two_left = band[rows, np.maximum(k - 2, 0)]
+        two_right = band[rows, np.minimum(k + 2, size - 1)]
+        prominent = (k >= 2) & (k <= size - 3)
+        prominent &= band[rows, k] >= PROMINENCE * np.maximum(two_left, two_right)
+        periodic = prominent & (pair >= PERIODIC_SHARE * total) & (total > 0)
+        periodic &= total >= VOLUNTARY_SHARE * tremor_power
+        f0_all = np.full(psd.shape[0], np.nan)
+        if not periodic.any():
+            return psd, f0_all
+        sel = np.flatnonzero(periodic)
+        tiny = np.finfo(np.float64).tiny
+        a = np.log(np.maximum(left[sel], tiny))
+        b = np.log(np.maximum(band[sel, k[sel]], tiny))
+        c = np.log(np.maximum(right[sel], tiny))
+        denom = a - 2.0 * b + c
+        ok = denom < 0
+        delta = np.where(ok, 0.5 * (a - c) / np.where(ok, denom, 1.0), 0.0)
+        f0 = (vol.lo + k[sel] + np.clip(delta, -0.5, 0.5)) * vol.df
+        freqs = (lo + np.arange(psd.shape[1], dtype=np.float64)) * vol.df
+        order = np.rint(freqs[None, :] / f0[:, None])
+        # The error of f0 grows with the harmonic's order; a 4-s window's bins are 0.25 Hz.
+        tol = max(HARMONIC_TOL_HZ, self._lobe_hz) + 0.02 * order
+        near = (order >= 2) & (order <= MAX_HARMONIC)
+        near &= np.abs(freqs[None, :] - order * f0[:, None]) <= tol
+        out = psd.copy()
+        out[sel] = np.where(near, 0.0, psd[sel])
+        f0_all[sel] = f0
+        return out, f0_all
 
     def _peak_frequency(self, p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The largest interior local maximum: a tremor is an oscillation with a peak, while

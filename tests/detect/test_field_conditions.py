@@ -31,8 +31,12 @@ def test_rest_at_the_start_does_not_poison_the_baseline(settings: Settings, lead
     # Before: with 5 s of rest first, the baseline was learnt from rest (MDF 206 Hz, RMS at
     # the floor) and every contraction was skipped as an artefact: no onset in 150 s.
     x, sc = emg_signal(
-        seed=2, rests=(RestPeriod(0.0, lead),), onset_s=60.0, decline_per_min=0.2,
-        noise_mv=0.05, rms0_mv=0.2,
+        seed=2,
+        rests=(RestPeriod(0.0, lead),),
+        onset_s=60.0,
+        decline_per_min=0.2,
+        noise_mv=0.05,
+        rms0_mv=0.2,
     )
     frames = frames_of(x, sc.fs, "emg", settings)
     det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
@@ -58,9 +62,13 @@ def test_electrode_reattachment_after_a_gap_is_not_fatigue(settings: Settings, s
     # Wider electrode spacing after re-attachment: MDF -6 %, RMS -8 % in one step, after a
     # 2.5 s dropout. Before: fatigue_onset on 4 of 6 seeds.
     x, sc = emg_signal(
-        seed=seed, duration_s=240.0, rests=(RestPeriod(0.0, 5.0),),
-        force_steps=(ForceStep(100.0, 0.7),), force_ramp_s=0.05,
-        force_mdf_exponent=0.17, force_rms_exponent=0.23,
+        seed=seed,
+        duration_s=240.0,
+        rests=(RestPeriod(0.0, 5.0),),
+        force_steps=(ForceStep(100.0, 0.7),),
+        force_ramp_s=0.05,
+        force_mdf_exponent=0.17,
+        force_rms_exponent=0.23,
         dropouts=(Dropout(98.0, 100.5),),
     )
     assert onsets(detect(frames_of(x, sc.fs, "emg", settings), settings)) == []
@@ -68,7 +76,10 @@ def test_electrode_reattachment_after_a_gap_is_not_fatigue(settings: Settings, s
 
 def test_fatigue_after_a_dropout_is_still_found(settings: Settings) -> None:
     x, sc = emg_signal(
-        seed=7, duration_s=200.0, onset_s=60.0, decline_per_min=0.25,
+        seed=7,
+        duration_s=200.0,
+        onset_s=60.0,
+        decline_per_min=0.25,
         dropouts=(Dropout(80.0, 82.0),),
     )
     found = onsets(detect(frames_of(x, sc.fs, "emg", settings), settings))
@@ -82,8 +93,12 @@ def test_a_small_drift_in_short_intermittent_contractions_is_not_fatigue(
     # 3 s on / 2 s off; MDF drifts 5 % (e.g. cooling), less than min_drop. Before, the
     # confirmation rested on the one or two windows since the last rest.
     x, sc = emg_signal(
-        seed=seed, duration_s=300.0, rests=duty_rests(300.0, 3.0, 2.0, 4.0),
-        onset_s=30.0, decline_per_min=0.05, mdf_floor=0.95,
+        seed=seed,
+        duration_s=300.0,
+        rests=duty_rests(300.0, 3.0, 2.0, 4.0),
+        onset_s=30.0,
+        decline_per_min=0.05,
+        mdf_floor=0.95,
     )
     assert onsets(detect(frames_of(x, sc.fs, "emg", settings), settings)) == []
 
@@ -92,8 +107,11 @@ def test_intermittent_fatigue_is_found_within_a_minute_of_the_true_10_percent_dr
     settings: Settings,
 ) -> None:
     x, sc = emg_signal(
-        seed=5, duration_s=240.0, rests=duty_rests(240.0, 6.0, 4.0, 5.0),
-        onset_s=46.0, decline_per_min=0.3,
+        seed=5,
+        duration_s=240.0,
+        rests=duty_rests(240.0, 6.0, 4.0, 5.0),
+        onset_s=46.0,
+        decline_per_min=0.3,
     )
     found = onsets(detect(frames_of(x, sc.fs, "emg", settings), settings))
     assert len(found) == 2 and all(60.0 < t < 81.0 + 60.0 for t in found)
@@ -160,3 +178,34 @@ def test_confirmation_counts_active_windows_across_rests() -> None:
             feed(80.0 if i == 2 else 95.0, 1.0)
     assert ch.phase == "monitoring"
     assert "fatigue_onset" not in kinds
+
+
+@pytest.mark.parametrize(("fs", "cadence", "seed"), [(50.0, 1.97, 1), (100.0, 1.8, 2)])
+def test_starting_to_walk_is_not_tremor(
+    settings: Settings, fs: float, cadence: float, seed: int
+) -> None:
+    # The 2nd harmonic of the step (3.6-4 Hz) and the heel strikes fill the tremor band
+    # 50x above quiet standing. Before: tremor_onset 13 s after the first step.
+    from detect_helpers import acc_signal
+
+    x, sc = acc_signal(
+        seed=seed,
+        fs=fs,
+        duration_s=240.0,
+        motion_kind="walk",
+        motion_start_s=80.0,
+        cycle_hz=cadence,
+        cycle_harmonics=(1.88, 2.07, 0.94),
+        cycle_sub=0.66,
+        impact_ms2=5.9,
+        impact_hz=min(18.9, 0.4 * fs),
+        impact_decay_s=0.0175,
+        movement_rms=0.5,
+        tremor_rms0=0.015,
+    )
+    frames = frames_of(x, sc.fs, "acc", settings)
+    assert [e.event for e in detect(frames, settings)] == []
+    walking = [f for f in frames if f.t > 90.0]
+    assert np.nanmedian([f.value("voluntary_hz") for f in walking]) == pytest.approx(
+        cadence, abs=0.15
+    )

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from monitor.config import AccDsp
 from monitor.dsp.acc_features import AccFeatureKernel
 from monitor.dsp.spectrum import SpectrumPlan
 
@@ -61,3 +62,58 @@ def test_many_vectors_in_one_call_match_one_by_one() -> None:
         alone = kernel(fs).compute(v)
         assert alone.tremor_rms[0] == pytest.approx(together.tremor_rms[i], rel=1e-12)
         assert alone.tremor_peak_hz[0] == pytest.approx(together.tremor_peak_hz[i], rel=1e-12)
+
+
+def production_kernel(fs: float) -> AccFeatureKernel:
+    """The kernel as the engine builds it: default bands and the Blackman-Harris window."""
+    acc = AccDsp()
+    plan = SpectrumPlan(fs, int(4 * fs), int(4 * fs), np.float64, acc.spectral_window)
+    return AccFeatureKernel(plan, 3, acc.tremor_band_hz, acc.peak_band_hz, (1.0, 0.45 * fs))
+
+
+def gait(fs: float, cadence: float, seconds: float = 4.0) -> np.ndarray:
+    """Vertical-ish acceleration of walking: the step at ``cadence`` with a 2nd harmonic
+    stronger than the fundamental and a 3rd, as in gait recordings."""
+    t = np.arange(int(seconds * fs)) / fs
+    w = 2 * np.pi * cadence * t
+    s = 1.2 * np.sin(w) + 1.6 * np.sin(2 * w + 0.4) + 0.6 * np.sin(3 * w + 1.1)
+    return np.array([0.3, 0.2, 1.0])[:, None] * s[None, :]
+
+
+@pytest.mark.parametrize("fs", [50.0, 100.0])
+@pytest.mark.parametrize("cadence", [1.65, 1.82, 1.97])
+def test_walking_harmonics_are_not_tremor(fs: float, cadence: float) -> None:
+    feats = production_kernel(fs).compute(gait(fs, cadence))
+    assert abs(feats.voluntary_hz[0] - cadence) < 0.1
+    # The 2nd and 3rd harmonics (3.3-5.9 Hz) fill the tremor band's raw power; none of it
+    # is a tremor once they are taken out.
+    assert feats.tremor_peak_rms[0] < 0.02
+    assert feats.tremor_rms[0] < 0.05
+
+
+def test_a_tremor_off_the_harmonics_of_walking_is_still_measured() -> None:
+    # Above the 5th harmonic (9.1 Hz, +- the Blackman-Harris main lobe of 1 Hz).
+    fs = 100.0
+    amp = 0.3
+    x = gait(fs, 1.82) + tremor(fs, 11.2, amp, np.array([0.0, 1.0, 0.0]))
+    feats = production_kernel(fs).compute(x)
+    assert abs(feats.voluntary_hz[0] - 1.82) < 0.1
+    np.testing.assert_allclose(feats.tremor_peak_rms[0], amp / np.sqrt(2), rtol=0.05)
+    assert abs(feats.tremor_peak_hz[0] - 11.2) < 0.15
+
+
+def test_an_impact_is_broadband_and_not_a_tremor_peak() -> None:
+    fs = 100.0
+    x = np.zeros((3, 400))
+    x[2, 200:204] = [8.0, -5.0, 2.0, -1.0]  # a knock: a few samples of ringing
+    feats = production_kernel(fs).compute(x)
+    assert feats.tremor_rms[0] > 0.1
+    assert feats.tremor_peak_rms[0] < 0.25 * feats.tremor_rms[0]
+
+
+def test_a_pure_tremor_has_its_peak_rms_and_no_voluntary_rhythm() -> None:
+    fs = 100.0
+    amp = 0.08
+    feats = production_kernel(fs).compute(tremor(fs, 5.2, amp, np.array([0.6, 0.0, 0.8])))
+    np.testing.assert_allclose(feats.tremor_peak_rms[0], amp / np.sqrt(2), rtol=0.03)
+    assert np.isnan(feats.voluntary_hz[0])
