@@ -10,7 +10,8 @@
   const COLORS = ["#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f"];
   const CHARTS = {
     emg: [
-      { key: "mdf_hz", title: "MDF (Hz)", band: true },
+      // activeOnly: a rest window's MDF is the noise floor's (~200 Hz), not the muscle's.
+      { key: "mdf_hz", title: "MDF (Hz)", band: true, activeOnly: true },
       { key: "rms", title: "RMS" },
     ],
     acc: [
@@ -227,7 +228,9 @@
     st.xs.push(x);
     for (const c of CHARTS[frame.modality]) {
       for (const ch of st.channels) {
-        const v = frame.channels[ch] ? frame.channels[ch][c.key] : null;
+        const row = frame.channels[ch];
+        const rest = c.activeOnly && row && (row.active === false || (row.quality && row.quality !== "ok"));
+        const v = row && !rest ? row[c.key] : null;
         st.ys[c.key][ch].push(v === undefined ? null : v);
       }
     }
