@@ -493,8 +493,9 @@ class Pipeline:
 
     def recalibrate(self, sensor: str) -> int:
         n = 0
-        for (s, _), det in self.detectors.items():
-            if s == sensor:
+        for modality in ("emg", "acc"):
+            det = self.detectors.get((sensor, modality))
+            if det is not None:
                 det.recalibrate()
                 n += 1
         if not n:

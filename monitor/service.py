@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from monitor.api import ApiServer, create_app
+from monitor.api._snapshot import STATUS_REFRESH_S, StreamStatuses
 from monitor.config import Settings
 from monitor.decode.wire import Limits
 from monitor.detect.stream import StreamDetector
@@ -52,6 +53,7 @@ class Service:
         self.ble_sources: list[BleSource] = []
         self.hub = LiveHub()
         self.api: ApiServer | None = None
+        self.statuses = StreamStatuses()  # for the API's sensor list, kept by the ticker
         # Held while a tick runs in its worker thread; API routes that read or change the
         # detectors take it too, so they never see one half-updated.
         self.tick_lock = asyncio.Lock()
@@ -194,6 +196,7 @@ class Service:
             lock=self.tick_lock,
             token=s.token,
             cors_origins=s.cors_origins,
+            statuses=self.statuses,
         )
         api = ApiServer(app, s.host, s.port)
         try:
@@ -221,6 +224,7 @@ class Service:
             self._state_announced.difference_update(result.evicted)
             for key in result.evicted:
                 self._unstored.pop(key, None)
+            self.hub.forget(result.evicted)
         share = self.settings.service.tick_s / STATE_REFRESH_S
         keys = {(e.sensor, e.modality) for e in result.events}
         keys.update(k for k in detectors if k not in self._state_announced)
@@ -267,7 +271,17 @@ class Service:
     def _step(self, save_share: float) -> TickResult:
         pipeline, _, _, _ = self._parts()
         self._write_store(save_share)
-        return pipeline.tick()
+        result = pipeline.tick()
+        # The API's sensor list reads the detectors here, between two updates, and only
+        # where events changed them (api/_snapshot.py).
+        self.statuses.refresh(
+            pipeline,
+            self.settings.service.tick_s / STATUS_REFRESH_S,
+            {(e.sensor, e.modality) for e in result.events},
+            result.streams_with_frames,
+            result.evicted,
+        )
+        return result
 
     def _write_store(self, save_share: float) -> None:
         """The store's share of the previous tick. A failing store (disk full, locked)

@@ -26,6 +26,7 @@ import monitor
 from monitor.api._guard import LOOPBACK_HOSTS, Guard
 from monitor.api._live import live_router
 from monitor.api._routes import PROTECTED, ApiContext, api_router, metrics_router
+from monitor.api._snapshot import StreamStatuses
 from monitor.pipeline import Pipeline
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.store import Store
@@ -59,9 +60,12 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     host: str | None = None,
     allowed_hosts: Sequence[str] | None = None,
+    statuses: StreamStatuses | None = None,
 ) -> FastAPI:
     """``lock`` is the service's tick lock (held while a tick runs in its worker thread);
     routes that read or change detectors take it. Without one (tests), a private lock.
+    ``statuses``: the streams' detector statuses for the sensor list, kept by the
+    service's ticker (``_snapshot``); without them, a list build reads every detector.
 
     ``host`` (the address the API is bound to) and ``allowed_hosts`` default to the
     pipeline's ``service.host`` and ``service.allowed_hosts``: with loopback names they
@@ -83,7 +87,9 @@ def create_app(
             'addresses they use (e.g. ["lab-pc.local", "192.168.1.20"])',
             host,
         )
-    ctx = ApiContext(store, pipeline, hub, status, lock or asyncio.Lock(), token)
+    ctx = ApiContext(
+        store, pipeline, hub, status, lock or asyncio.Lock(), token, statuses or StreamStatuses()
+    )
     app = FastAPI(
         title="fatigue-monitor",
         version=monitor.__version__,

@@ -25,12 +25,16 @@ from monitor.api._schemas import (
     SensorDetail,
     SensorSummary,
 )
+from monitor.api._snapshot import SensorSnapshots, StreamStatuses
 from monitor.pipeline import Pipeline
 from monitor.sinks.hub import LiveHub
 from monitor.sinks.store import Store
 
 MAX_FEATURES = 5000
 MAX_ALERTS = 1000
+MAX_SENSORS = 1_000_000
+# How old the sensor list may be: one build per second at most, however many clients poll.
+SENSOR_LIST_MAX_AGE_S = 1.0
 MAX_TIME = 1e11  # Unix seconds: year 5138; a bound so no one sends an overflow to SQLite
 
 Since = Annotated[
@@ -67,10 +71,15 @@ class ApiContext:
     status: Callable[[], Mapping[str, Any]]
     lock: asyncio.Lock
     token: str = ""
+    statuses: StreamStatuses = field(default_factory=StreamStatuses)
     metrics: ServiceMetrics = field(init=False)
+    snapshots: SensorSnapshots = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = ServiceMetrics(self.pipeline, self.hub, self.status)
+        self.snapshots = SensorSnapshots(
+            self.pipeline, self.lock, self.statuses, SENSOR_LIST_MAX_AGE_S
+        )
 
 
 def api_router(ctx: ApiContext) -> APIRouter:
@@ -90,11 +99,15 @@ def api_router(ctx: ApiContext) -> APIRouter:
         )
 
     @router.get("/sensors", response_model=list[SensorSummary], dependencies=PROTECTED)
-    async def sensors() -> list[SensorSummary]:
-        """Every sensor seen since the service started, with its status."""
-        async with ctx.lock:
-            views = [_views.summary(ctx.pipeline, s) for s in _views.sensor_ids(ctx.pipeline)]
-        return [v for v in views if v is not None]
+    async def sensors(
+        offset: Annotated[int, Query(ge=0, le=MAX_SENSORS)] = 0,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_SENSORS)] = None,
+    ) -> Response:
+        """Every sensor in memory (seen, not yet evicted), by id, with its status; a page
+        with ``offset`` and ``limit`` (default: all). Taken at most
+        ``SENSOR_LIST_MAX_AGE_S`` ago, built off the event loop (``_snapshot.py``)."""
+        listing = await ctx.snapshots.get()
+        return Response(listing.page(offset, limit), media_type="application/json")
 
     @router.get(
         "/sensors/{sensor_id}",
@@ -155,8 +168,8 @@ def api_router(ctx: ApiContext) -> APIRouter:
         active windows (use after moving electrodes or a rest)."""
         n = 0
         async with ctx.lock:
-            known = any(s == sensor_id for s, _ in ctx.pipeline.streams)
-            has_detector = any(s == sensor_id for s, _ in ctx.pipeline.detectors)
+            known = _views.known(ctx.pipeline, sensor_id)
+            has_detector = any((sensor_id, m) in ctx.pipeline.detectors for m in ("emg", "acc"))
             if has_detector:
                 n = ctx.pipeline.recalibrate(sensor_id)
         if not known and not has_detector:
@@ -188,7 +201,7 @@ def metrics_router(ctx: ApiContext) -> APIRouter:
 
 async def _known(ctx: ApiContext, sensor: str) -> bool:
     async with ctx.lock:
-        if any(s == sensor for s, _ in ctx.pipeline.streams):
+        if _views.known(ctx.pipeline, sensor):
             return True
 
     def stored() -> bool:

@@ -13,11 +13,10 @@ from monitor.api._schemas import (
     ChannelView,
     SensorDetail,
     SensorStatus,
-    SensorSummary,
     StreamView,
 )
 from monitor.model import Modality
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, StreamInfo
 from monitor.sinks.hub import LiveHub
 
 SEVERITY: tuple[SensorStatus, ...] = ("streaming", "tremor", "fatigued", "lost")
@@ -47,35 +46,46 @@ def sensor_ids(pipeline: Pipeline) -> list[str]:
     return sorted({sensor for sensor, _ in pipeline.streams})
 
 
-def _streams(pipeline: Pipeline, sensor: str) -> list[tuple[Modality, StreamView, list[Any], bool]]:
+StreamRow = tuple[Modality, StreamView, list[Any], bool]
+MODALITY_ORDER: tuple[Modality, ...] = ("acc", "emg")  # sorted, as the list always was
+
+
+def stream_row(pipeline: Pipeline, key: tuple[str, Modality], info: StreamInfo) -> StreamRow:
+    """One stream's view, its channels' detector states and whether it is lost."""
+    det = pipeline.detectors.get(key)
+    states = det.status() if det is not None else {}
+    statuses = [_channel_status(info.lost, st) for st in states.values()]
+    view = StreamView(
+        modality=key[1],
+        fs=info.fs,
+        channels=list(info.channels),
+        status="lost" if info.lost else worst(statuses),
+        last_seen=info.last_wall,
+    )
+    return key[1], view, list(states.items()), info.lost
+
+
+def _streams(pipeline: Pipeline, sensor: str) -> list[StreamRow]:
+    """The sensor's streams by key lookup: a sensor has at most one per modality, so this
+    costs the same with 10 or 50,000 streams in the pipeline."""
     out = []
-    for (s, modality), info in sorted(pipeline.streams.items()):
-        if s != sensor:
-            continue
-        det = pipeline.detectors.get((s, modality))
-        states = det.status() if det is not None else {}
-        statuses = [_channel_status(info.lost, st) for st in states.values()]
-        view = StreamView(
-            modality=modality,
-            fs=info.fs,
-            channels=list(info.channels),
-            status="lost" if info.lost else worst(statuses),
-            last_seen=info.last_wall,
-        )
-        out.append((modality, view, list(states.items()), info.lost))
+    for modality in MODALITY_ORDER:
+        key = (sensor, modality)
+        info = pipeline.streams.get(key)
+        if info is not None:
+            out.append(stream_row(pipeline, key, info))
     return out
 
 
-def summary(pipeline: Pipeline, sensor: str) -> SensorSummary | None:
-    streams = [view for _, view, _, _ in _streams(pipeline, sensor)]
-    if not streams:
-        return None
-    return SensorSummary(
-        id=sensor,
-        status=worst([s.status for s in streams]),
-        last_seen=max(s.last_seen for s in streams),
-        streams=streams,
-    )
+def detector_status(pipeline: Pipeline, key: tuple[str, Modality]) -> SensorStatus:
+    """The worst of the stream's channels by its detector (``streaming`` without one)."""
+    det = pipeline.detectors.get(key)
+    states = det.status().values() if det is not None else ()
+    return worst([_channel_status(False, st) for st in states])
+
+
+def known(pipeline: Pipeline, sensor: str) -> bool:
+    return any((sensor, m) in pipeline.streams for m in MODALITY_ORDER)
 
 
 def detail(pipeline: Pipeline, hub: LiveHub, sensor: str) -> SensorDetail | None:
