@@ -235,6 +235,26 @@ def _hop(t: FloatArray) -> float:
     return float(np.median(steps)) if steps.size else 1.0
 
 
+def at_rest(rms: FloatArray, active_ratio: float = 2.0) -> BoolArray:
+    """Windows at the noise floor, judged with the whole recording in view.
+
+    The live gate cannot tell rest from work until it has seen both, so it calls the rest
+    a recording starts with active; afterwards the floor and the working level are known.
+    Same rule as the gate (monitor/detect/gate.py): rest is within ``active_ratio`` of the
+    floor, or below the geometric middle of floor and working level when those are
+    closer. Floor and level are the 5th and 95th percentiles of log RMS."""
+    out = np.zeros(rms.shape, dtype=bool)
+    ok = np.isfinite(rms) & (rms > 0)
+    if ok.sum() < 3:
+        return out
+    lg = np.log(rms[ok])
+    floor, level = np.percentile(lg, [5.0, 95.0])
+    if level - floor <= math.log(active_ratio):
+        return out  # no rest in view: nothing to take out
+    out[ok] = lg <= floor + min(math.log(active_ratio), 0.5 * (level - floor))
+    return out
+
+
 def fatigue_indices(
     t: npt.ArrayLike,
     mdf: npt.ArrayLike,
@@ -257,7 +277,8 @@ def fatigue_indices(
     rms_a = np.asarray(rms, dtype=np.float64)
     # Finite features only, so every number out is finite (JSON has no NaN).
     good = np.asarray(usable, dtype=bool) & np.isfinite(mdf_a) & np.isfinite(mnf_a)
-    good &= np.isfinite(rms_a)
+    good &= np.isfinite(rms_a) & (rms_a > 0)
+    good &= ~at_rest(rms_a)
     parts = contractions(tt, mdf_a, mnf_a, rms_a, good)
     ta, ma, ra = tt[good], mdf_a[good], rms_a[good]
     hop = hop_s if hop_s is not None and hop_s > 0 else _hop(tt)

@@ -124,3 +124,14 @@ def test_report_has_the_indices_and_leaves_rest_out_of_the_mdf_chart(
     left_out = [int(n) for n in re.findall(r"(\d+) rest or poor-quality window", html)]
     assert len(left_out) == 2 and all(20 <= n <= 32 for n in left_out)  # 15 s of rest
     assert "<script" not in html
+
+
+def test_a_rest_at_the_start_is_not_the_initial_mdf(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The live gate calls the first seconds active until it has seen rest and work; with
+    # hindsight the indices take the leading rest out (its MDF is the noise floor's).
+    path = tmp_path / "lead_rest.edf"
+    sc = simulated(path, lead_rest_s=10.0)
+    for ind in summary_of(path, tmp_path, capsys).values():
+        assert abs(ind["initial_mdf_hz"] / sc.mdf0_hz - 1.0) < 0.1

@@ -175,20 +175,21 @@ class AccFeatureKernel:
         assert vol is not None
         band = psd[:, vol.lo - lo : vol.hi - lo + 1]
         rows = np.arange(band.shape[0])
-        k = np.argmax(band, axis=1)
-        # A cadence between two bins splits its power over both: judge the pair.
-        left = band[rows, np.maximum(k - 1, 0)]
-        right = band[rows, np.minimum(k + 1, band.shape[1] - 1)]
-        pair = band[rows, k] + np.maximum(left, right)
-        total = band.sum(axis=1)
-        tremor_power = psd[:, self.tremor.lo - lo : self.tremor.hi - lo + 1].sum(axis=1)
-        # A peak, not the rising edge of slow wandering: it stands PROMINENCE times above the
-        # bins two away on both sides (a sinusoid between bins fills the nearest two).
         size = band.shape[1]
-        two_left = band[rows, np.maximum(k - 2, 0)]
-        two_right = band[rows, np.minimum(k + 2, size - 1)]
-        prominent = (k >= 2) & (k <= size - 3)
-        prominent &= band[rows, k] >= PROMINENCE * np.maximum(two_left, two_right)
+        # The fundamental is an interior peak: a strong 2nd harmonic just above the band
+        # (walking at 1.65 steps/s puts it at 3.3 Hz) leaks into its top bins, and slow
+        # wandering fills its bottom ones; neither is a fundamental.
+        inner = np.full(band.shape, -np.inf)
+        inner[:, 2 : size - 2] = band[:, 2 : size - 2]
+        k = np.argmax(inner, axis=1)
+        left = band[rows, k - 1]
+        right = band[rows, k + 1]
+        pair = band[rows, k] + np.maximum(left, right)
+        total = band[:, 1 : size - 1].sum(axis=1)
+        tremor_power = psd[:, self.tremor.lo - lo : self.tremor.hi - lo + 1].sum(axis=1)
+        # A peak, not a slope: it stands PROMINENCE times above the bins two away on both
+        # sides (a sinusoid between two bins fills those two).
+        prominent = band[rows, k] >= PROMINENCE * np.maximum(band[rows, k - 2], band[rows, k + 2])
         periodic = prominent & (pair >= PERIODIC_SHARE * total) & (total > 0)
         periodic &= total >= VOLUNTARY_SHARE * tremor_power
         f0_all = np.full(psd.shape[0], np.nan)
