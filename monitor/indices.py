@@ -255,6 +255,21 @@ def at_rest(rms: FloatArray, active_ratio: float = 2.0) -> BoolArray:
     return out
 
 
+def usable_windows(
+    mdf: npt.ArrayLike, mnf: npt.ArrayLike, rms: npt.ArrayLike, usable: npt.ArrayLike
+) -> BoolArray:
+    """The windows every index and chart uses: those the detector called usable, with
+    finite features (every number out is finite: JSON has no NaN), and not at the noise
+    floor in hindsight (``at_rest``)."""
+    mdf_a = np.asarray(mdf, dtype=np.float64)
+    mnf_a = np.asarray(mnf, dtype=np.float64)
+    rms_a = np.asarray(rms, dtype=np.float64)
+    good = np.asarray(usable, dtype=bool) & np.isfinite(mdf_a) & np.isfinite(mnf_a)
+    good &= np.isfinite(rms_a) & (rms_a > 0)
+    out: BoolArray = good & ~at_rest(rms_a)
+    return out
+
+
 def fatigue_indices(
     t: npt.ArrayLike,
     mdf: npt.ArrayLike,
@@ -275,10 +290,7 @@ def fatigue_indices(
     mdf_a = np.asarray(mdf, dtype=np.float64)
     mnf_a = np.asarray(mnf, dtype=np.float64)
     rms_a = np.asarray(rms, dtype=np.float64)
-    # Finite features only, so every number out is finite (JSON has no NaN).
-    good = np.asarray(usable, dtype=bool) & np.isfinite(mdf_a) & np.isfinite(mnf_a)
-    good &= np.isfinite(rms_a) & (rms_a > 0)
-    good &= ~at_rest(rms_a)
+    good = usable_windows(mdf_a, mnf_a, rms_a, usable)
     parts = contractions(tt, mdf_a, mnf_a, rms_a, good)
     ta, ma, ra = tt[good], mdf_a[good], rms_a[good]
     hop = hop_s if hop_s is not None and hop_s > 0 else _hop(tt)

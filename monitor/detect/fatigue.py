@@ -59,6 +59,10 @@ REBASE_S = 10.0
 # slides or sweat under it moves MDF by 3-7 % without fatigue; k above that makes those
 # drift toward no alarm, at the cost of a few seconds on a real fall, which keeps going.
 NUISANCE_FRACTION = 0.8
+# An active window below the recent working level by this RMS ratio is part burst, part
+# silence (``_partial``); the level forgets a higher past over LEVEL_DECAY_S.
+PARTIAL_RATIO = 1.5
+LEVEL_DECAY_S = 10.0
 REBASE_MIN = 0.03
 Phase = Literal["learning", "monitoring", "fatigued"]
 
@@ -116,6 +120,7 @@ class FatigueChannel:
     recent: list[tuple[float, float, float]] = field(default_factory=list)
     last_t: float | None = None
     learn_t0: float | None = None
+    level: float | None = None
     # Windows after a discontinuity, while the level after it is being measured.
     post: list[tuple[float, float, float]] | None = None
     rebased: int = 0
@@ -145,6 +150,7 @@ class FatigueChannel:
             "recent": [list(x) for x in self.recent],
             "last_t": self.last_t,
             "learn_t0": self.learn_t0,
+            "level": self.level,
             "post": None if self.post is None else [list(x) for x in self.post],
             "rebased": self.rebased,
             "gate": {
@@ -167,6 +173,7 @@ class FatigueChannel:
         self.recent = [_row3(x) for x in state["recent"]]
         self.last_t = state.get("last_t")
         self.learn_t0 = state.get("learn_t0")
+        self.level = state.get("level")
         post = state.get("post")
         self.post = None if post is None else [_row3(x) for x in post]
         self.rebased = int(state.get("rebased", 0))
@@ -308,6 +315,8 @@ class FatigueChannel:
         self.active_run += 1
         if self.active_run <= self._n(self.settings.settle_s):
             return Decision(None, True)
+        if self._partial(log_rms):
+            return Decision(None, True)
         if b is not None and b.provisional and self.gate.rest_seen:
             b.provisional = False
         if self.phase == "learning":
@@ -367,6 +376,20 @@ class FatigueChannel:
             f"{_pct(rms_change)}: muscle fatigue (CUSUM {self.cusum.s:.1f} > {self.cusum.h:.1f})"
         )
         return Decision("fatigue_onset", True, msg, feats, base)
+
+    def _partial(self, log_rms: float) -> bool:
+        """Whether this active window holds only part of a contraction.
+
+        In dynamic work (cycling, lifting, gait) a burst lasts 0.3-2 s, so most 1-s windows
+        hold part of a burst and part of the silence between bursts, whose noise floor
+        pulls MDF up (a white floor's MDF is ~230 Hz); which part varies window by window
+        and makes the MDF scatter 30 % or more. Windows whose RMS is well below the recent
+        working level are those; a window aligned with a burst, or any window of a steady
+        hold (RMS within a few per cent), is kept. The level is a maximum that decays by
+        half over ``LEVEL_DECAY_S``, so a real drop of force is followed."""
+        decay = math.log(2.0) * self.hop_s / LEVEL_DECAY_S
+        self.level = log_rms if self.level is None else max(log_rms, self.level - decay)
+        return log_rms < self.level - math.log(PARTIAL_RATIO)
 
     def _keep(self) -> int:
         """Recent windows kept: enough for the confirmation, JASA and recovery."""

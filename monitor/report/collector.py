@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from monitor.indices import FatigueIndices, fatigue_indices
+from monitor.indices import FatigueIndices, fatigue_indices, usable_windows
 from monitor.model import Event, FeatureFrame, Modality
 
 REPORT_FEATURES: dict[str, tuple[str, ...]] = {
@@ -35,9 +35,12 @@ class ChannelSeries:
         return np.asarray(self.t, dtype=np.float64)
 
     def usable_mask(self) -> npt.NDArray[np.bool_]:
-        """Windows the detector called active, of quality ``ok``: the only ones whose MDF
-        is the muscle's (a rest window's MDF is the noise floor's)."""
-        return np.asarray(self.usable, dtype=bool)
+        """Windows the detector called active, of quality ``ok``, and not at the noise
+        floor in hindsight: the only ones whose MDF is the muscle's (a rest window's MDF
+        is the noise floor's). The same mask as the indices' (``usable_windows``)."""
+        return usable_windows(
+            self.array("mdf_hz"), self.array("mnf_hz"), self.array("rms"), self.usable
+        )
 
     def indices(self, stride: int = 1) -> FatigueIndices:
         """The fatigue indices of this (EMG) channel; see monitor/indices.py."""
