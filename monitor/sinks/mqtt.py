@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from monitor.model import Event, FeatureFrame
+from monitor.ratelog import RateLimitedLog
 from monitor.sinks.outbox import Outbox
 from monitor.sinks.store import Store
 
@@ -80,6 +81,7 @@ class MqttPublisher:
         self.published_alerts = 0
         self.published_features = 0
         self.unsent_features = 0  # QoS 0 messages the client refused (not connected)
+        self._warn = RateLimitedLog(log)  # a broken store would say so on every flush
 
     def offer(self, frames: Sequence[FeatureFrame], states: Mapping[str, dict[str, Any]]) -> None:
         for f in frames:
@@ -142,7 +144,7 @@ class MqttPublisher:
         try:
             stored = self.store.unpublished(limit=limit + len(self._unmarked))
         except Exception as exc:  # a broken store must not stop the alerts it lost
-            log.warning("store outbox unreadable (%s); sending the in-memory ones", exc)
+            self._warn.warn("store_read", "-", f"store outbox unreadable ({exc})")
             stored = []
         batch = [e for e in stored if e.id not in self._unmarked][:limit]
         if self.outbox is not None and len(batch) < limit:
@@ -156,7 +158,9 @@ class MqttPublisher:
             self.store.mark_published(ids)
         except Exception as exc:
             self._unmarked.update(ids)
-            log.warning("%d published alerts not marked in the store (%s)", len(ids), exc)
+            self._warn.warn(
+                "store_mark", "-", f"{len(ids)} published alerts not marked in the store ({exc})"
+            )
 
     def _mark_unmarked(self) -> None:
         if not self._unmarked:

@@ -56,6 +56,7 @@ from monitor.decode.driver import BleDriver
 from monitor.decode.registry import driver_for, make_driver
 from monitor.errors import BleDeviceError, DecodeError, MonitorError
 from monitor.model import SampleBlock
+from monitor.ratelog import RateLimitedLog
 from monitor.sources.mqtt import Backoff
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class BleSource:
         self.failures = 0
         self.dropped = 0
         self.decode_errors: Counter[str] = Counter()
+        self._warn = RateLimitedLog(log)
         self.last_error: str = ""
         self._queue: deque[_Note] = deque(maxlen=settings.queue_size)
         self._ready = asyncio.Event()
@@ -203,8 +205,9 @@ class BleSource:
             except DecodeError as exc:
                 self._lost_carry += 1  # its samples are missing: a hole, not a splice
                 n = self.decode_errors[exc.reason] = self.decode_errors[exc.reason] + 1
-                if n in (1, 10, 100, 1000) or n % 10_000 == 0:
-                    log.warning("%s: notification dropped (%d so far): %s", self.sensor, n, exc)
+                self._warn.warn(
+                    exc.reason, self.sensor, f"{self.sensor}: notification dropped ({n}): {exc}"
+                )
 
     # -- the connection loop --------------------------------------------------------------
     async def _run(self) -> None:
