@@ -52,7 +52,7 @@ FORCE_MDF_PER_RMS = 0.3
 # After a gap or a contact artefact, the level before and after is measured over this many
 # seconds of active windows; a step larger than ``REBASE_MIN`` (and than the noise of the
 # two medians) is an electrode change, not fatigue.
-REBASE_S = 10.0
+REBASE_S = 15.0
 # The CUSUM's reference value k, as a fraction of ``min_drop``: falls up to this much are
 # drawn back to zero instead of accumulated. Page's k = shift/2 (0.5) is optimal for an
 # exact shift of ``min_drop``, but in the field a muscle that cools, an electrode that
@@ -124,6 +124,7 @@ class FatigueChannel:
     # Windows after a discontinuity, while the level after it is being measured.
     post: list[tuple[float, float, float]] | None = None
     rebased: int = 0
+    gap: bool = False
 
     _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
     _mirror: npt.NDArray[np.float64] = field(
@@ -153,6 +154,7 @@ class FatigueChannel:
             "level": self.level,
             "post": None if self.post is None else [list(x) for x in self.post],
             "rebased": self.rebased,
+            "gap": self.gap,
             "gate": {
                 "floor": self.gate.floor,
                 "peak": self.gate.peak,
@@ -177,6 +179,7 @@ class FatigueChannel:
         post = state.get("post")
         self.post = None if post is None else [_row3(x) for x in post]
         self.rebased = int(state.get("rebased", 0))
+        self.gap = bool(state.get("gap", False))
         g = state["gate"]
         self.gate.floor, self.gate.peak, self.gate.recent = g["floor"], g["peak"], list(g["recent"])
 
@@ -293,12 +296,12 @@ class FatigueChannel:
         gap = self.last_t is not None and w.t - self.last_t > 2.5 * self.hop_s
         self.last_t = w.t
         if gap:
-            self._discontinuity()  # a hole in the stream: the electrode may have moved
+            self._discontinuity(gap=True)  # a hole in the stream: the electrode may have moved
         idx = spectral_index(w.mdf, w.mnf)
         if not w.good or not (w.rms > 0 and math.isfinite(idx)):
             self.active_run = 0
             if not w.contact:
-                self._discontinuity()  # flat / clipped / non-finite: contact trouble
+                self._discontinuity(gap=True)  # flat / clipped / non-finite: contact trouble
             return Decision(None, False)
         log_rms = math.log(w.rms)
         rest_known = self.gate.rest_seen
@@ -420,13 +423,15 @@ class FatigueChannel:
         if len(self.learn) >= self._n(self.settings.baseline_s):
             self._finish_learning()
 
-    def _discontinuity(self) -> None:
+    def _discontinuity(self, gap: bool = False) -> None:
         """A gap, a contact artefact or bad samples: hold the CUSUM until the level after
-        it is known, then compare it with the level before (``_after_discontinuity``)."""
+        it is known, then compare it with the level before (``_after_discontinuity``).
+        ``gap``: contact was lost (no data, or flat / clipped / non-finite samples)."""
         if self.phase != "monitoring" or self.baseline is None:
             return
         if self.post is None:
             self.post = []
+        self.gap = self.gap or gap
 
     def _after_discontinuity(self, idx: float, log_rms: float, mdf: float) -> Decision:
         """Collect the first windows after a discontinuity. An electrode that was moved or
@@ -441,6 +446,7 @@ class FatigueChannel:
         if len(self.post) < need:
             return Decision(None, True)
         post, self.post = self.post, None
+        gap, self.gap = self.gap, False
         before = self.recent[-need:]
         if len(before) >= self._n(self.settings.jasa_s):
             b = self.baseline
@@ -456,8 +462,14 @@ class FatigueChannel:
             spread = math.sqrt(2.0 * self.stride / need) * 1.25
             noise_mdf = spread * b.sigma_rel / math.sqrt(WANDER_VIF)
             noise_rms = spread * sigma_mad([r for _, r, _ in before])
-            if abs(step_mdf) > max(REBASE_MIN, 2.0 * noise_mdf) or abs(step_rms) > max(
-                math.log(1.1), 2.0 * noise_rms
+            # After lost contact the electrodes may sit anywhere new: the level after is the
+            # new reference whatever the step (a 6-8 % step is within 2 sigma of two
+            # medians, yet alarms within minutes if ignored). After an artefact alone, only
+            # a step clearly above the noise moves the baseline.
+            if (
+                gap
+                or abs(step_mdf) > max(REBASE_MIN, 2.0 * noise_mdf)
+                or abs(step_rms) > max(math.log(1.1), 2.0 * noise_rms)
             ):
                 scale = math.exp(step_mdf)
                 b.mdf *= scale
