@@ -25,6 +25,7 @@ from monitor.model import Event, FeatureFrame, Modality
 if TYPE_CHECKING:  # scipy.stats and the report load only when replay runs
     from monitor.indices import FatigueIndices
     from monitor.report import ReportCollector
+    from monitor.tremor_character import TremorCharacter
 
 log = logging.getLogger("monitor")
 
@@ -419,6 +420,7 @@ def _print_summary(
                 a0,
                 a1,
             )
+            log.info("%s: %s", where, _tremor_line(series.tremor_character()))
     speed = duration / elapsed if elapsed > 0 else math.inf
     log.info(
         "%.1f s of signal in %.2f s (%.0fx real time), %d event(s)",
@@ -426,6 +428,16 @@ def _print_summary(
         elapsed,
         speed,
         n_events,
+    )
+
+
+def _tremor_line(ch: TremorCharacter) -> str:
+    if ch.peak_hz is None or ch.rms_ms2 is None:
+        return f"no tremor peak in {ch.n_measurable} measurable window(s)"
+    what = "tremor" if ch.present else "intermittent tremor-like peak"
+    return (
+        f"{what} {ch.peak_hz:.1f} Hz in the {ch.band}, {ch.rms_ms2:.3g} m/s^2, in "
+        f"{ch.share * 100:.0f} % of {ch.n_measurable} measurable windows"
     )
 
 
@@ -453,6 +465,7 @@ def _summary_dict(
     channels = []
     for (sensor, modality, channel), series in sorted(collector.series.items()):
         ind = series.indices(collector.stride) if modality == "emg" else None
+        tremor = series.tremor_character() if modality == "acc" else None
         channels.append(
             {
                 "sensor": sensor,
@@ -462,6 +475,7 @@ def _summary_dict(
                 "n_poor_quality": series.quality_bad,
                 "events": [e.event for e in series.events],
                 "indices": None if ind is None else ind.to_dict(),
+                "tremor": None if tremor is None else tremor.to_dict(),
             }
         )
     return {

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from monitor.config import TremorDetect
 from monitor.detect.cusum import Cusum, threshold_for_arl0
 from monitor.detect.robust import baseline_sigma
+from monitor.tremor_character import tremor_band_name
 
 Z_CLIP = 3.0
 CONFIRM_FRACTION = 0.75
@@ -55,14 +56,6 @@ class TremorDecision:
     message: str = ""
     features: dict[str, float] = field(default_factory=dict)
     baseline: dict[str, float] = field(default_factory=dict)
-
-
-def tremor_band_name(peak_hz: float) -> str:
-    if 4.0 <= peak_hz <= 7.0:
-        return "pathological band (4-7 Hz)"
-    if 8.0 <= peak_hz <= 12.0:
-        return "physiological band (8-12 Hz)"
-    return "outside the usual tremor bands"
 
 
 @dataclass

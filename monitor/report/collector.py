@@ -10,10 +10,11 @@ import numpy.typing as npt
 
 from monitor.indices import FatigueIndices, fatigue_indices, usable_windows
 from monitor.model import Event, FeatureFrame, Modality
+from monitor.tremor_character import TremorCharacter, tremor_character
 
 REPORT_FEATURES: dict[str, tuple[str, ...]] = {
     "emg": ("mdf_hz", "mnf_hz", "rms"),
-    "acc": ("tremor_rms", "tremor_peak_hz", "acc_rms"),
+    "acc": ("tremor_rms", "tremor_peak_hz", "acc_rms", "tremor_peak_rms", "voluntary_hz"),
 }
 
 
@@ -40,6 +41,15 @@ class ChannelSeries:
         is the noise floor's). The same mask as the indices' (``usable_windows``)."""
         return usable_windows(
             self.array("mdf_hz"), self.array("mnf_hz"), self.array("rms"), self.usable
+        )
+
+    def tremor_character(self) -> TremorCharacter:
+        """What tremor this (accelerometer) channel shows; see monitor/tremor_character.py."""
+        return tremor_character(
+            self.array("tremor_peak_hz"),
+            self.array("tremor_rms"),
+            self.array("tremor_peak_rms"),
+            self.array("voluntary_hz"),
         )
 
     def indices(self, stride: int = 1) -> FatigueIndices:
