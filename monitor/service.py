@@ -117,6 +117,15 @@ class Service:
                     self.store.add_features(pending)
             except Exception as exc:  # the states below matter more: go on to them
                 log.error("%d feature samples not stored at shutdown: %s", len(pending), exc)
+        if self.pipeline is not None and self.store is not None:
+            outbox = self.pipeline.outbox
+            outbox.retry(self.store, self._store_warn)  # the disk may have space again
+            if len(outbox):
+                log.error(
+                    "%d events could not be stored (disk full?); they were published "
+                    "if the broker was up, and are lost from the store",
+                    len(outbox),
+                )
         try:
             if self.pipeline is not None:
                 self.pipeline.save_states()

@@ -81,7 +81,7 @@ HOSTILE = [
         "sensors/bad/emg",
         json_payload().replace(b'"seq": 0', b'"seq": ' + b"9" * 5000),
         "decode_errors",
-        "bad_field",
+        "bad_json",
     ),
     (
         "nested_100k",
@@ -108,6 +108,13 @@ HOSTILE = [
         "huge_channel_name",
         "sensors/bad/emg",
         json_payload(channels=["x" * 100_000]),
+        "decode_errors",
+        "bad_field",
+    ),
+    (
+        "samples_400_digits",
+        "sensors/bad/emg",
+        json_payload().replace(b"[[0.1,", b"[[" + b"7" * 400 + b","),
         "decode_errors",
         "bad_field",
     ),
