@@ -48,6 +48,9 @@ class _PipelineCollector(Collector):
             ("gaps", "sequence gaps (missing blocks) per stream", c.gaps),
             ("duplicates", "duplicate or late blocks dropped", c.duplicates),
             ("stream_restarts", "streams restarted (new rate or channels)", c.restarts),
+            ("seq_resets", "sensor counters that started again (reboot, 32-bit wrap)",
+             c.seq_resets),
+            ("evicted_streams", "silent streams dropped from memory, state saved", c.evicted),
             ("windows", "feature windows computed", c.windows),
             ("events", "events raised by the detectors", c.events),
             ("live_dropped_clients", "WebSocket clients dropped as too slow",
@@ -63,6 +66,15 @@ class _PipelineCollector(Collector):
         for reason, n in sorted(c.decode_errors.items()):
             errors.add_metric([reason], n)
         yield errors
+        rejected = CounterMetricFamily(
+            f"{PREFIX}_rejected",
+            "streams refused or dropped (bad_rate, too_many_streams, feature_failed, ...)",
+            labels=["reason"],
+        )
+        for reason, n in sorted(c.rejected.items()):
+            rejected.add_metric([reason], n)
+        yield rejected
+        yield GaugeMetricFamily(f"{PREFIX}_streams", "streams in memory", value=len(p.streams))
         yield GaugeMetricFamily(
             f"{PREFIX}_windows_per_second",
             "feature windows per second since the previous scrape",
