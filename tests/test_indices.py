@@ -54,7 +54,7 @@ def test_noise_free_decline_gives_the_exact_slope_in_percent_of_the_initial_mdf(
 
 
 def test_noisy_decline_ci_contains_the_true_slope_and_matches_scipy() -> None:
-    t, mdf, rms = linear(8.0, -2.0, sd=3.0, seed=1)  # 960 windows: not thinned
+    t, mdf, rms = linear(3.0, -2.0, sd=1.5, seed=1)  # 360 windows: not thinned
     ind = indices_of(t, mdf, rms)
     assert ind.mdf_slope is not None and ind.initial_mdf_hz is not None
     initial = ind.initial_mdf_hz

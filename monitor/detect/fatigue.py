@@ -63,6 +63,7 @@ NUISANCE_FRACTION = 0.8
 # silence (``_partial``); the level forgets a higher past over LEVEL_DECAY_S.
 PARTIAL_RATIO = 1.5
 LEVEL_DECAY_S = 10.0
+LN2 = math.log(2.0)
 REBASE_MIN = 0.03
 Phase = Literal["learning", "monitoring", "fatigued"]
 
@@ -306,10 +307,11 @@ class FatigueChannel:
         log_rms = math.log(w.rms)
         rest_known = self.gate.rest_seen
         active = self.gate.update(log_rms)
-        if self.gate.rest_seen and not rest_known:
+        rest_seen = self.gate.rest_seen
+        if rest_seen and not rest_known:
             self._rest_learned()
         b = self.baseline
-        if b is not None and b.provisional and self.gate.is_rest_level(b.log_rms):
+        if b is not None and b.provisional and rest_seen and b.log_rms <= self.gate.threshold:
             self.recalibrate()  # the "baseline" was the noise floor: learn from real activity
             b = None
         if not active:
@@ -318,9 +320,16 @@ class FatigueChannel:
         self.active_run += 1
         if self.active_run <= self._n(self.settings.settle_s):
             return Decision(None, True)
+        if b is not None and self.phase != "learning":
+            # Against the working level (a task that got harder is no artefact), before the
+            # window can raise that level.
+            level = b.log_rms if self.level is None else max(b.log_rms, self.level)
+            if log_rms - level > math.log(ARTEFACT_RATIO):
+                self._discontinuity()  # movement or contact artefact: may leave a new contact
+                return Decision(None, True)
         if self._partial(log_rms):
             return Decision(None, True)
-        if b is not None and b.provisional and self.gate.rest_seen:
+        if b is not None and b.provisional and rest_seen:
             b.provisional = False
         if self.phase == "learning":
             if not self.learn or self.learn_t0 is None:
@@ -330,9 +339,6 @@ class FatigueChannel:
                 self._finish_learning()
             return Decision(None, True)
         assert b is not None
-        if log_rms - self._rms_level(b) > math.log(ARTEFACT_RATIO):
-            self._discontinuity()  # movement or contact artefact: may leave a new contact
-            return Decision(None, True)
         if self.post is not None:
             return self._after_discontinuity(idx, log_rms, w.mdf)
         keep = self._keep()
@@ -342,13 +348,13 @@ class FatigueChannel:
         self.recent = [*self.recent[-(keep - 1) :], (idx, log_rms, w.mdf)]
         if self.phase == "fatigued":
             return self._check_recovery(w)
-        if self._force_increase(b):
-            self.recalibrate()
-            return Decision(None, True)
         self._refine(w, idx, log_rms)
         b = self.baseline
         assert b is not None
         if self.index % self.stride:
+            return Decision(None, True)
+        if self._force_increase(b):
+            self.recalibrate()
             return Decision(None, True)
         z = (idx / b.mdf - 1.0) / b.sigma_rel
         if not self.cusum.update(min(Z_CLIP, max(-Z_CLIP, -z))):
@@ -390,7 +396,7 @@ class FatigueChannel:
         working level are those; a window aligned with a burst, or any window of a steady
         hold (RMS within a few per cent), is kept. The level is a maximum that decays by
         half over ``LEVEL_DECAY_S``, so a real drop of force is followed."""
-        decay = math.log(2.0) * self.hop_s / LEVEL_DECAY_S
+        decay = LN2 * self.hop_s / LEVEL_DECAY_S
         self.level = log_rms if self.level is None else max(log_rms, self.level - decay)
         return log_rms < self.level - math.log(PARTIAL_RATIO)
 
@@ -399,13 +405,6 @@ class FatigueChannel:
         return max(
             self._n(CONFIRM_S), self._n(self.settings.jasa_s), self._n(self.settings.recover_s)
         )
-
-    def _rms_level(self, b: Baseline) -> float:
-        """The RMS an artefact is judged against: the recent working level (a task that
-        got harder is not an artefact), or the baseline before there is one."""
-        if len(self.recent) >= 3:
-            return max(b.log_rms, statistics.median(r for _, r, _ in self.recent[-6:]))
-        return b.log_rms
 
     def _rest_learned(self) -> None:
         """The gate has just seen rest and activity apart: windows learned before, when
