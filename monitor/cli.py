@@ -486,6 +486,17 @@ def _summary_dict(
     }
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -529,7 +540,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     _, summary = evaluate(args.directory, settings, args.tolerance, progress)
     if args.json:
-        print(json.dumps(asdict(summary), indent=2))
+        # Strict JSON: a condition without positives has no sensitivity (None, not NaN).
+        print(json.dumps(_finite(asdict(summary)), indent=2, allow_nan=False))
     else:
         print(format_summary(summary))
     return 0

@@ -25,8 +25,13 @@ def test_evaluate_cli_json_and_errors(tmp_path: Path, capsys) -> None:  # type: 
     assert main(["evaluate", str(tmp_path), "--json"]) == 0
     import json
 
-    summary = json.loads(capsys.readouterr().out)
+    def strict(token: str) -> None:
+        raise AssertionError(f"not strict JSON: {token}")
+
+    summary = json.loads(capsys.readouterr().out, parse_constant=strict)
     assert summary["recordings"] == 4
+    # Conditions without an onset have no sensitivity: null, never NaN.
+    assert any(p["sensitivity"] is None for p in summary["by_condition"].values())
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
     assert "truth.json" in capsys.readouterr().err
 
