@@ -142,7 +142,7 @@ def test_nan_samples_are_survived() -> None:
 def test_queue_overflow_drops_the_oldest_and_counts() -> None:
     clock = FakeClock()
     p = Pipeline(Settings(), queue_size=5, clock=clock)
-    msgs = emg_messages(seconds=1.0, onset=None)
+    msgs = emg_messages(seconds=3.0, onset=None)  # the simulator wants >= 2 s of work
     for t, m in msgs:
         p.submit(t, m)
     assert p.counters.dropped_payloads == len(msgs) - 5
