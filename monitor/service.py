@@ -22,7 +22,7 @@ from monitor.config import Settings
 from monitor.decode.wire import Limits
 from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
-from monitor.model import FeatureFrame, Modality
+from monitor.model import MODALITIES, FeatureFrame, Modality
 from monitor.pipeline import Pipeline, TickResult
 from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
@@ -352,9 +352,11 @@ def sensor_states(
     if not sensors:
         return {}
     by_sensor: dict[str, list[tuple[Modality, StreamDetector]]] = {}
-    for (sensor, modality), det in detectors.items():
-        if sensor in sensors:
-            by_sensor.setdefault(sensor, []).append((modality, det))
+    for sensor in sensors:  # lookups, not a scan of every detector: a tick's few sensors
+        for modality in MODALITIES:
+            det = detectors.get((sensor, modality))
+            if det is not None:
+                by_sensor.setdefault(sensor, []).append((modality, det))
     out: dict[str, dict[str, Any]] = {}
     for sensor, streams in by_sensor.items():
         statuses = [(m, det.status()) for m, det in streams]
