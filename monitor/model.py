@@ -54,6 +54,7 @@ ACC_FEATURES: tuple[str, ...] = (
     "tremor_disp_mm",
     "tremor_peak_rms",
     "voluntary_hz",
+    "tremor_env_cv",
 )
 FEATURE_NAMES: tuple[str, ...] = EMG_FEATURES + ACC_FEATURES
 
@@ -73,6 +74,7 @@ FEATURE_UNITS: Mapping[str, str] = {
     "tremor_disp_mm": "mm",
     "tremor_peak_rms": "m/s^2",
     "voluntary_hz": "Hz",
+    "tremor_env_cv": "1",
 }
 
 

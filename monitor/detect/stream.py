@@ -216,6 +216,7 @@ class StreamDetector:
                         if "tremor_peak_rms" in f
                         else f["tremor_rms"][ch],
                         voluntary_hz=f["voluntary_hz"][ch] if "voluntary_hz" in f else math.nan,
+                        env_cv=f["tremor_env_cv"][ch] if "tremor_env_cv" in f else math.nan,
                         good=good,
                     )
                 )

@@ -22,6 +22,14 @@ Definitions (band edges from settings, defaults in brackets):
   raise the whole band, which this takes off. The detector watches this one.
 * voluntary_hz: the frequency of a periodic voluntary movement (walking or running
   cadence, arm swing, hammering), NaN when there is none (below).
+* tremor_env_cv: how steady the oscillation at the tremor peak is within the window: the
+  coefficient of variation (std / mean) of its envelope (the analytic signal of the bins
+  within ``PEAK_HALF_HZ`` of the peak, summed over axes, the window's first and last
+  ``ENV_EDGE_S`` left out). A tremor is a continuous oscillation; the envelope of even a
+  random narrow-band oscillation (Gaussian, Rayleigh envelope) has a CV of
+  sqrt(4/pi - 1) = 0.52, a steadier one less. Rhythmic voluntary movement in the band comes
+  in bursts: handwriting strokes stop between letters and words, which lifts the CV well
+  above that.
 
 Periodic voluntary movement is taken out first. Walking (1.6-2 steps/s), running, arm
 swing and hammering are periodic at 1-3.5 Hz with strong harmonics: the 2nd harmonic of
@@ -29,8 +37,13 @@ walking cadence sits at 3.2-4 Hz, the 3rd at 5-6 Hz, right in the tremor band. W
 voluntary band (0.5-3.2 Hz) holds a clear, prominent peak f0 (two adjacent bins with
 ``PERIODIC_SHARE`` of its power, and ``VOLUNTARY_SHARE`` of the tremor band's),
 the bins within ``HARMONIC_TOL_HZ`` of 2 f0, 3 f0, ... are left out of every tremor
-feature above. A tremor during walking, off the harmonics, is still seen; the harmonics of
-the step are not taken for one (Elble & Deuschl 2011 on tremor vs. voluntary rhythm).
+feature above. At the wrist and the trunk the step's 2nd harmonic (3.2-4 Hz) often carries
+several times the power of the fundamental, so a smaller, still prominent fundamental counts
+too when the tremor band's largest peak sits on its 2nd or 3rd harmonic (within
+``COINCIDE_HZ``): a tremor has no sub-harmonic. The harmonics of the step are not taken
+for a tremor (Elble & Deuschl 2011 on tremor vs. voluntary rhythm); the price is that a
+tremor under walking, whose peak lies within a main lobe of a step harmonic, is not seen
+until the walking stops (docs/evaluation.md, acc_tremor_moving).
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 
 from monitor.dsp.spectrum import Band, SpectrumPlan
 
@@ -53,6 +67,14 @@ PERIODIC_SHARE = 0.5
 #: ... and it carries at least this share of the tremor band's power: a step's harmonics
 #: can outweigh its fundamental (vertical acceleration peaks at twice the cadence).
 VOLUNTARY_SHARE = 0.3
+#: ... or, when the tremor band's largest bin lies within COINCIDE_HZ of its 2nd or 3rd
+#: harmonic, this share of the band is enough (gait whose harmonics outweigh it).
+HARMONIC_PAIR_SHARE = 0.25
+COINCIDE_HZ = 0.3
+#: ... as long as the fundamental carries this share of the tremor band's power (the step's
+#: 2nd harmonic reaches ~16x the fundamental at the wrist, not 30x): a numerically empty
+#: voluntary band is no movement.
+HARMONIC_MIN_SHARE = 0.03
 #: Least half-width (Hz) of the bins left out around each harmonic of the movement's
 #: frequency (at least the spectral window's main lobe), and the highest harmonic left out
 #: (gait's power is in the first four or five).
@@ -61,6 +83,10 @@ MAX_HARMONIC = 5
 #: Half-width (Hz) of a tremor peak: physiological and pathological tremor peaks are a few
 #: tenths of a Hz wide (Elble & Deuschl 2011), a 4-s window's bins 0.25 Hz.
 PEAK_HALF_HZ = 0.75
+#: Left out of the envelope at both ends of the window: the band filter is circular.
+ENV_EDGE_S = 0.5
+#: Windows (vectors) per block of the envelope computation, to keep temporaries small.
+ENV_CHUNK = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,7 @@ class AccFeatureArrays:
     tremor_disp_mm: npt.NDArray[np.float64]
     tremor_peak_rms: npt.NDArray[np.float64]
     voluntary_hz: npt.NDArray[np.float64]
+    tremor_env_cv: npt.NDArray[np.float64]
 
     def as_dict(self) -> dict[str, npt.NDArray[np.float64]]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -150,7 +177,36 @@ class AccFeatureKernel:
             tremor_disp_mm=np.where(valid, disp, np.nan),
             tremor_peak_rms=np.where(valid, self._peak_rms(cols(self.tremor)), np.nan),
             voluntary_hz=voluntary_hz,
+            tremor_env_cv=np.where(valid, self._envelope_cv(x, cols(self.tremor)), np.nan),
         )
+
+    def _envelope_cv(
+        self, x: npt.NDArray[np.floating], band: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """CV of the envelope of the oscillation at each row's tremor peak (module
+        docstring); NaN for windows too short to leave a middle."""
+        plan = self.plan
+        rows = band.shape[0]
+        n = x.shape[1]
+        edge = round(ENV_EDGE_S * plan.fs)
+        out = np.full(rows, np.nan)
+        if n - 2 * edge < 8:
+            return out
+        f = np.fft.rfftfreq(n, 1.0 / plan.fs)
+        peak_hz = (self.tremor.lo + np.argmax(band, axis=1)) * plan.df
+        axes = self.n_axes
+        for start in range(0, rows, ENV_CHUNK):
+            stop = min(rows, start + ENV_CHUNK)
+            spec = scipy.fft.rfft(x[start * axes : stop * axes].astype(np.float64), axis=1)
+            near = np.abs(f[None, :] - np.repeat(peak_hz[start:stop], axes)[:, None])
+            # One-sided spectrum doubled, negative frequencies zero: the analytic signal.
+            spec = np.where(near <= PEAK_HALF_HZ, 2.0 * spec, 0.0)
+            analytic = scipy.fft.ifft(spec, n=n, axis=1)[:, edge : n - edge]
+            env = np.sqrt(np.square(np.abs(analytic)).reshape(stop - start, axes, -1).sum(axis=1))
+            mean = env.mean(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[start:stop] = np.where(mean > 0, env.std(axis=1) / mean, np.nan)
+        return out
 
     def _peak_rms(self, band: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Narrow-band RMS around the largest bin, above the band's median floor."""
@@ -190,20 +246,28 @@ class AccFeatureKernel:
         # A peak, not a slope: it stands PROMINENCE times above the bins two away on both
         # sides (a sinusoid between two bins fills those two).
         prominent = band[rows, k] >= PROMINENCE * np.maximum(band[rows, k - 2], band[rows, k + 2])
-        periodic = prominent & (pair >= PERIODIC_SHARE * total) & (total > 0)
-        periodic &= total >= VOLUNTARY_SHARE * tremor_power
+        tiny = np.finfo(np.float64).tiny
+        a = np.log(np.maximum(left, tiny))
+        b = np.log(np.maximum(band[rows, k], tiny))
+        c = np.log(np.maximum(right, tiny))
+        denom = a - 2.0 * b + c
+        ok = denom < 0
+        delta = np.where(ok, 0.5 * (a - c) / np.where(ok, denom, 1.0), 0.0)
+        f0_rows = (vol.lo + k + np.clip(delta, -0.5, 0.5)) * vol.df
+        tremor_band = psd[:, self.tremor.lo - lo : self.tremor.hi - lo + 1]
+        fp = (self.tremor.lo + np.argmax(tremor_band, axis=1)) * vol.df
+        coincide = np.zeros(band.shape[0], dtype=bool)
+        for order in (2, 3):
+            coincide |= np.abs(fp - order * f0_rows) <= COINCIDE_HZ
+        own = (pair >= PERIODIC_SHARE * total) & (total >= VOLUNTARY_SHARE * tremor_power)
+        harmonic = coincide & (pair >= HARMONIC_PAIR_SHARE * total)
+        harmonic &= pair >= HARMONIC_MIN_SHARE * tremor_power
+        periodic = prominent & (total > 0) & (own | harmonic)
         f0_all = np.full(psd.shape[0], np.nan)
         if not periodic.any():
             return psd, f0_all
         sel = np.flatnonzero(periodic)
-        tiny = np.finfo(np.float64).tiny
-        a = np.log(np.maximum(left[sel], tiny))
-        b = np.log(np.maximum(band[sel, k[sel]], tiny))
-        c = np.log(np.maximum(right[sel], tiny))
-        denom = a - 2.0 * b + c
-        ok = denom < 0
-        delta = np.where(ok, 0.5 * (a - c) / np.where(ok, denom, 1.0), 0.0)
-        f0 = (vol.lo + k[sel] + np.clip(delta, -0.5, 0.5)) * vol.df
+        f0 = f0_rows[sel]
         freqs = (lo + np.arange(psd.shape[1], dtype=np.float64)) * vol.df
         order = np.rint(freqs[None, :] / f0[:, None])
         # The error of f0 grows with the harmonic's order; a 4-s window's bins are 0.25 Hz.

@@ -272,3 +272,54 @@ def test_dynamic_cyclic_work_without_fatigue_is_silent(settings: Settings, seed:
         block_s=0.1,
     )
     assert onsets(detect(frames_of(x, sc.fs, "emg", settings), settings)) == []
+
+
+@pytest.mark.parametrize(("fs", "seed"), [(50.0, 2), (200.0, 5)])
+def test_starting_to_write_is_not_tremor(settings: Settings, fs: float, seed: int) -> None:
+    # Pen strokes at 4.3-5.9 Hz in words of 0.5-3 s after a minute of quiet hands: a narrow
+    # peak in the pathological band, 30x the quiet baseline. Before: tremor_onset within a
+    # minute or two of the first word. A tremor neither stops between words nor changes
+    # frequency with every letter.
+    from detect_helpers import acc_signal
+
+    x, sc = acc_signal(
+        seed=seed,
+        fs=fs,
+        duration_s=600.0,
+        motion_kind="handwriting",
+        motion_start_s=60.0,
+        stroke_ms2=0.9,
+        movement_rms=0.3,
+        tremor_rms0=0.012,
+    )
+    events = detect(frames_of(x, sc.fs, "acc", settings), settings)
+    assert [e.event for e in events] == []
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_walking_whose_step_harmonic_dwarfs_the_step_is_not_tremor(
+    settings: Settings, seed: int
+) -> None:
+    # A 12-bit 50 Hz wrist sensor; the 2nd harmonic of the step (3.9 Hz) carries ~10x the
+    # fundamental's power. Before: the step was not recognised and tremor_onset fired at
+    # 3.9 Hz within half a minute of the first steps.
+    from detect_helpers import acc_signal
+
+    x, sc = acc_signal(
+        seed=seed,
+        fs=50.0,
+        duration_s=300.0,
+        motion_kind="walk",
+        motion_start_s=90.0,
+        cycle_hz=1.95,
+        cycle_harmonics=(0.8, 2.4, 1.1),
+        cycle_sub=0.6,
+        impact_ms2=5.0,
+        impact_hz=18.0,
+        impact_decay_s=0.015,
+        movement_rms=0.3,
+        tremor_rms0=0.01,
+        quant_step=0.038307,
+    )
+    events = detect(frames_of(x, sc.fs, "acc", settings), settings)
+    assert [e.event for e in events] == []

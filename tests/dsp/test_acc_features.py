@@ -117,3 +117,53 @@ def test_a_pure_tremor_has_its_peak_rms_and_no_voluntary_rhythm() -> None:
     feats = production_kernel(fs).compute(tremor(fs, 5.2, amp, np.array([0.6, 0.0, 0.8])))
     np.testing.assert_allclose(feats.tremor_peak_rms[0], amp / np.sqrt(2), rtol=0.03)
     assert np.isnan(feats.voluntary_hz[0])
+
+
+@pytest.mark.parametrize("fs", [50.0, 100.0])
+def test_gait_whose_second_harmonic_dwarfs_the_step_is_still_voluntary(fs: float) -> None:
+    # At the wrist the 2nd harmonic of the step (3.9 Hz) can carry 16x the fundamental's
+    # power, and the stride's sway (half the cadence) shares the voluntary band. Before,
+    # such gait was not recognised and its 2nd harmonic read as a 3.9-Hz tremor.
+    cadence = 1.95
+    t = np.arange(int(4 * fs)) / fs
+    w = 2 * np.pi * cadence * t
+    step = 0.5 * np.sin(w) + 2.0 * np.sin(2 * w + 0.4) + 0.8 * np.sin(3 * w + 1.1)
+    sway = 0.5 * np.sin(0.5 * w + 0.3)
+    x = np.array([0.3, 0.2, 1.0])[:, None] * step[None, :]
+    x += np.array([1.0, 0.0, 0.0])[:, None] * sway[None, :]
+    feats = production_kernel(fs).compute(x)
+    assert abs(feats.voluntary_hz[0] - cadence) < 0.1
+    assert feats.tremor_peak_rms[0] < 0.02
+
+
+def _am_tone(fs: float, depth: float, phase: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 6-Hz tone whose amplitude swings by ``depth`` at 0.5 Hz (sidebands 2 bins away,
+    inside the envelope band), and its true envelope."""
+    t = np.arange(int(4 * fs)) / fs
+    env = 1.0 + depth * np.cos(2 * np.pi * 0.5 * t + phase)
+    x = np.array([0.6, 0.0, 0.8])[:, None] * (0.1 * env * np.sin(2 * np.pi * 6.0 * t))[None, :]
+    return x, 0.1 * env
+
+
+@pytest.mark.parametrize("fs", [50.0, 200.0])
+@pytest.mark.parametrize(("depth", "phase"), [(0.0, 0.0), (0.3, 0.7), (0.8, 2.0)])
+def test_envelope_cv_of_an_amplitude_modulated_tone(fs: float, depth: float, phase: float) -> None:
+    x, env = _am_tone(fs, depth, phase)
+    edge = int(0.5 * fs)
+    middle = env[edge:-edge]
+    truth = middle.std() / middle.mean()
+    cv = production_kernel(fs).compute(x).tremor_env_cv[0]
+    assert cv == pytest.approx(truth, abs=0.01)
+
+
+def test_bursts_with_pauses_have_an_unsteady_envelope() -> None:
+    # Writing: strokes at 5 Hz for 1 s, a 0.5-s pause, and again; a tremor does not stop.
+    fs = 100.0
+    t = np.arange(400) / fs
+    on = (np.mod(t, 1.5) < 1.0).astype(float)
+    burst = np.array([0.0, 1.0, 0.0])[:, None] * (on * np.sin(2 * np.pi * 5.0 * t))[None, :]
+    steady = np.array([0.0, 1.0, 0.0])[:, None] * np.sin(2 * np.pi * 5.0 * t)[None, :]
+    feats = production_kernel(fs).compute(np.concatenate([burst, steady]))
+    # Above the envelope CV of random narrow-band noise (Rayleigh), the detector's limit.
+    assert feats.tremor_env_cv[0] > np.sqrt(4 / np.pi - 1) + 0.03
+    assert feats.tremor_env_cv[1] < 0.05

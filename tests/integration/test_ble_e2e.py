@@ -122,9 +122,10 @@ def test_virtual_polar_tremor_reaches_an_mqtt_subscriber(
     assert onset["sensor"] == "h10" and onset["modality"] == "acc"
     assert abs(onset["features"]["tremor_peak_hz"] - 9.5) < 1.0
     # t is on the device clock (s since 2000-01-01): the signal's time of the detection,
-    # after the onset at 25 s and within 25 s of it (observed: about 18 s, as the tremor
-    # grows).
-    assert 25.0 < onset["t"] - POLAR_BASE_S < 25.0 + 25.0
+    # after the onset at 25 s and within 45 s of it: the tremor grows for ~11 s, then the
+    # tremor rule wants 30 s of steady frequency and envelope (observed: 38.7 s, the same
+    # as the offline detector on this signal).
+    assert 25.0 < onset["t"] - POLAR_BASE_S < 25.0 + 45.0
     status = svc.status()["ble"]["h10"]  # type: ignore[index]
     assert status["connections"] == 1 and status["decode_errors"] == {}
     assert polar.starts == 1
