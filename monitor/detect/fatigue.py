@@ -4,21 +4,28 @@ Method (docs/signal-processing.md has the derivation and references):
 
 1. Activity gate (gate.py); windows of poor quality or at rest are not used, and the first
    ``settle_s`` of every contraction is skipped (recruitment transients).
-2. Baseline from the first ``baseline_s`` of active windows: median MDF and RMS, and the
-   MDF noise sigma from lag-2 differences (robust to a trend that has already started),
-   floored at ``min_sigma`` x MDF.
-3. Standardised residual z = (MDF / MDF0 - 1) / sigma_rel into a lower one-sided CUSUM,
-   fed with non-overlapping windows only (every window/hop-th), so that its increments
-   are close to independent and the ARL0 design holds. k = min_drop / (2 sigma_rel);
-   h from ARL0 = arl0_hours of windows (cusum.py). Increments are clipped at 4 sigma so a
-   single odd window cannot alarm alone; windows with RMS ``ARTEFACT_RATIO`` x baseline
-   (movement artefacts) are skipped.
+2. Baseline from the first ``baseline_s`` of active windows (only windows the gate calls
+   active once it knows rest and activity apart: a baseline learned before that is
+   provisional and is discarded if it was rest): median MDF and RMS, and the noise sigma
+   of the tracked index from lag differences of non-overlapping windows (robust to a trend
+   that has already started), floored at ``min_sigma``.
+3. The tracked index is sqrt(MDF x MNF) (``spectral_index``). Standardised residual
+   z = (I / I0 - 1) / sigma_rel into a lower one-sided CUSUM, fed with non-overlapping
+   windows only (every window/hop-th), so that its increments are close to independent
+   and the ARL0 design holds. k = ``NUISANCE_FRACTION`` x min_drop / sigma_rel (above the
+   3-7 % drifts of temperature and sweat); h from ARL0 = arl0_hours of windows
+   (cusum.py). Increments are clipped at ``Z_CLIP`` so a single odd window cannot alarm
+   alone; windows with RMS ``ARTEFACT_RATIO`` x the working level (artefacts) and windows
+   holding only part of a burst (``_partial``) are skipped. An alarm needs the median over
+   ``CONFIRM_S`` of active windows (kept across rests) clearly below baseline.
 4. JASA (Luttmann et al. 1996): at an alarm, the recent RMS decides. RMS down by more
    than ``force_ratio`` with the MDF fall means the force dropped: not fatigue, the
    baseline is relearnt. A sustained RMS rise with MDF not falling is a force increase:
    relearn too. MDF down with RMS steady or up is fatigue.
-5. Recovery with hysteresis: MDF median over ``recover_s`` back above
-   MDF0 x (1 - recover_fraction x min_drop).
+5. A step in MDF and RMS after a gap, lost contact or an artefact is a new electrode
+   state: the baseline moves with it (``_after_discontinuity``), no alarm.
+6. Recovery with hysteresis: the index's median over ``recover_s`` back above
+   I0 x (1 - recover_fraction x min_drop).
 """
 
 from __future__ import annotations
