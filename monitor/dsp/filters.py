@@ -78,12 +78,30 @@ def _highpass_sos(fs: float, cutoff_hz: float, order: int) -> SOS:
     return np.asarray(sos, dtype=np.float64)
 
 
+def unit_state(sos: SOS) -> SOS:
+    """``sosfilt_zi(sos)``, the steady state for a unit step, shared by every stream with
+    this design: it costs 0.4-1.5 ms per call (a linear solve per section), which a flood
+    of new sensor ids would otherwise pay once per stream on the tick. Read-only."""
+    a = np.ascontiguousarray(sos, dtype=np.float64)
+    return _unit_state(a.tobytes(), a.shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_state(raw: bytes, shape: tuple[int, ...]) -> SOS:
+    zi = np.asarray(
+        scipy.signal.sosfilt_zi(np.frombuffer(raw, dtype=np.float64).reshape(shape)),
+        dtype=np.float64,
+    )
+    zi.setflags(write=False)
+    return zi
+
+
 class StreamingFilter:
     """One SOS cascade applied to every channel of a stream, state carried between blocks."""
 
     def __init__(self, sos: SOS) -> None:
         self.sos = sos
-        self._zi_unit = scipy.signal.sosfilt_zi(sos)  # (sections, 2) for a unit step
+        self._zi_unit = unit_state(sos)  # (sections, 2) for a unit step
         self._zi: npt.NDArray[np.float64] | None = None
 
     def reset(self) -> None:

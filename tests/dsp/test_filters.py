@@ -1,7 +1,10 @@
+import unittest.mock
+
 import numpy as np
 import pytest
 import scipy.signal
 
+from monitor.dsp import filters
 from monitor.dsp.filters import StreamingFilter, emg_sos, highpass_sos
 from monitor.errors import SettingsError
 
@@ -42,3 +45,20 @@ def test_streaming_filter_equals_whole_and_starts_without_a_step() -> None:
     np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, rtol=0, atol=1e-9)
     # Steady-state start: no 100-unit step response ringing through the first second.
     assert np.max(np.abs(whole[:, :100])) < 10.0
+
+
+def test_steady_state_is_computed_once_per_design() -> None:
+    # A flood of new streams at one rate must not pay sosfilt_zi (0.4-1.5 ms) per stream.
+    sos, _ = emg_sos(1111.0, (20.0, 450.0), 4, mains_hz=50.0)
+    with unittest.mock.patch.object(
+        filters.scipy.signal, "sosfilt_zi", wraps=scipy.signal.sosfilt_zi
+    ) as zi:
+        streams = [StreamingFilter(emg_sos(1111.0, (20.0, 450.0), 4, mains_hz=50.0)[0])]
+        streams += [StreamingFilter(sos.copy()) for _ in range(50)]
+    assert zi.call_count == 1
+    np.testing.assert_array_equal(streams[-1]._zi_unit, scipy.signal.sosfilt_zi(sos))
+    # Each stream's state is its own: filtering one leaves the others where they were.
+    x = np.full((1, 10), 3.0)
+    y0 = streams[0](x)
+    streams[0](np.ones((1, 10)) * 7.0)
+    np.testing.assert_allclose(streams[1](x), y0, rtol=0, atol=1e-12)
