@@ -29,6 +29,11 @@ Quadrant = Literal["fatigue", "force increase", "force decrease", "recovery", "n
 INITIAL_S = 10.0
 #: Seconds of active windows at each end of the recording for "first -> last" (medians).
 ENDS_S = 5.0
+#: ... but never fewer windows than these: a 1-s window's MDF scatters by ~8 %, so a
+#: median of two (a 10 s period of feature samples stored every 5 s) would find a 10 %
+#: "drop" in noise.
+INITIAL_MIN = 5
+ENDS_MIN = 3
 #: The fall that "time to drop" looks for: 10 % of the initial MDF.
 DROP = 0.10
 #: Confidence of the slopes' intervals.
@@ -296,8 +301,8 @@ def fatigue_indices(
     parts = contractions(tt, mdf_a, mnf_a, rms_a, good)
     ta, ma, ra = tt[good], mdf_a[good], rms_a[good]
     hop = hop_s if hop_s is not None and hop_s > 0 else _hop(tt)
-    n_initial = max(1, round(INITIAL_S / hop))
-    n_ends = max(1, round(ENDS_S / hop))
+    n_initial = max(INITIAL_MIN, round(INITIAL_S / hop))
+    n_ends = max(ENDS_MIN, round(ENDS_S / hop))
     empty = FatigueIndices(tt.size, ta.size, None, None, None, None, None, None, None, parts)
     if ta.size == 0:
         return empty

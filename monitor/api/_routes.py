@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
 import monitor
-from monitor.api import _views
+from monitor.api import _indices, _views
 from monitor.api._metrics import ServiceMetrics
 from monitor.api._schemas import (
+    ChannelIndices,
     ErrorBody,
     EventBody,
     FeatureRow,
@@ -32,6 +33,9 @@ from monitor.sinks.store import Store
 
 MAX_FEATURES = 5000
 MAX_ALERTS = 1000
+#: Stored samples the indices route reads at most (the newest): 5 s apart, ~35 h of a
+#: 2-channel stream.
+MAX_INDEX_ROWS = 50_000
 MAX_SENSORS = 1_000_000
 # How old the sensor list may be: one build per second at most, however many clients poll.
 SENSOR_LIST_MAX_AGE_S = 1.0
@@ -144,6 +148,24 @@ def api_router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(404, f"unknown sensor {sensor_id!r}")
         return [_feature_row(r) for r in rows]
 
+    @router.get(
+        "/sensors/{sensor_id}/indices",
+        response_model=list[ChannelIndices],
+        responses=NOT_FOUND,
+        dependencies=PROTECTED,
+    )
+    async def indices(
+        sensor_id: str, since: Since = None, until: Until = None
+    ) -> list[ChannelIndices]:
+        """Fatigue indices per EMG channel (MDF and RMS slope in %/min with 95 % CI, time
+        to a 10 % MDF drop, JASA quadrant, contractions) over the stored feature history
+        with ``since < wall < until`` (the newest MAX_INDEX_ROWS samples at most). An
+        accelerometer-only sensor gives ``[]``."""
+        rows = await asyncio.to_thread(ctx.store.features, sensor_id, since, MAX_INDEX_ROWS, until)
+        if not rows and not await _known(ctx, sensor_id):
+            raise HTTPException(404, f"unknown sensor {sensor_id!r}")
+        return await asyncio.to_thread(_indices.channel_indices, rows)
+
     @router.get("/alerts", response_model=list[EventBody], dependencies=PROTECTED)
     async def alerts(
         sensor: Annotated[str | None, Query(max_length=256)] = None,
@@ -211,12 +233,13 @@ async def _known(ctx: ApiContext, sensor: str) -> bool:
 
 
 def _feature_row(row: dict[str, Any]) -> FeatureRow:
-    skip = {"modality", "channel", "t", "wall", "quality"}
+    skip = {"modality", "channel", "t", "wall", "quality", "active"}
     return FeatureRow(
         modality=row["modality"],
         channel=row["channel"],
         t=row["t"],
         wall=row["wall"],
         quality=row.get("quality"),
+        active=row.get("active"),
         features={k: v for k, v in row.items() if k not in skip},
     )

@@ -3,7 +3,7 @@ schemathesis checks responses against, so each field says what it means and its 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -66,7 +66,24 @@ class FeatureRow(BaseModel):
     t: float = Field(description="window end on the stream's clock, seconds")
     wall: float = Field(description="when it was stored, Unix seconds")
     quality: str | None
+    active: bool | None = Field(
+        None, description="whether the activity gate called the window muscle work (EMG)"
+    )
     features: dict[str, Number]
+
+
+class ChannelIndices(BaseModel):
+    """The standard fatigue indices of one EMG channel over its stored feature history."""
+
+    channel: str
+    samples: int = Field(description="stored feature samples the indices were computed from")
+    indices: dict[str, Any] = Field(
+        description=(
+            "n_windows, n_usable, initial_mdf_hz, mdf_first_hz, mdf_last_hz, mdf_change_pct, "
+            "mdf_slope and rms_slope ({pct_per_min, ci95, clear, n_points}), drop10_s, "
+            "quadrant, quadrant_caveat, contractions (docs/signal-processing.md section 6)"
+        )
+    )
 
 
 class EventBody(BaseModel):

@@ -205,6 +205,9 @@ class Store:
                 for ch, name in enumerate(f.channels):
                     body = {k: _num(v[ch]) for k, v in f.features.items()}
                     body["quality"] = f.quality[ch]  # type: ignore[assignment]
+                    if f.active is not None:
+                        # The indices of the stored history leave rest out (api/_views.py).
+                        body["active"] = bool(f.active[ch])
                     rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
             if rows:
                 with self._db:

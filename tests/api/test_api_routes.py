@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from api_support import TOKEN, Fed, build_app, connect
 
 import monitor.sinks.store as store_module
 from monitor.api import create_app
+from monitor.indices import fatigue_indices
 from monitor.model import Event
 from monitor.sinks.store import Store
 
@@ -35,6 +37,7 @@ PROTECTED = [
     ("GET", "/api/sensors"),
     ("GET", "/api/sensors/arm"),
     ("GET", "/api/sensors/arm/features"),
+    ("GET", "/api/sensors/arm/indices"),
     ("GET", "/api/alerts"),
     ("POST", "/api/sensors/arm/baseline"),
     ("GET", "/metrics"),
@@ -573,3 +576,36 @@ def test_all_interfaces_without_allowed_hosts_warns(
         build_app(fed, TOKEN, host="0.0.0.0")
     (record,) = caplog.records
     assert "service.allowed_hosts" in record.getMessage()
+
+
+async def test_fatigue_indices_of_the_stored_history(client: httpx.AsyncClient) -> None:
+    # ``arm`` fatigues from 40 s at 35 %/min: over the stored samples (every 5 s) the MDF
+    # slope is clearly negative, the 10 % drop comes after the onset, and the quadrant
+    # (MDF down, RMS not down) is fatigue. The figures are those of monitor.indices on the
+    # same rows the features route serves.
+    r = await client.get("/api/sensors/arm/indices")
+    assert r.status_code == 200
+    body = r.json()
+    assert [c["channel"] for c in body] == ["emg_1", "emg_2"]
+    rows = (await client.get("/api/sensors/arm/features", params={"limit": 5000})).json()
+    assert all(isinstance(row["active"], bool) for row in rows)
+    assert "active" not in rows[0]["features"]
+    for ch in body:
+        mine = [row for row in rows if row["channel"] == ch["channel"]]
+        assert ch["samples"] == len(mine) >= 15
+        idx = ch["indices"]
+        slope = idx["mdf_slope"]
+        assert slope["pct_per_min"] < -10.0 and slope["ci95"][1] < 0.0 and slope["clear"]
+        assert idx["drop10_s"] is not None and 40.0 < idx["drop10_s"] < 110.0
+        assert idx["quadrant"] == "fatigue"
+        expected = fatigue_indices(
+            [row["t"] for row in mine],
+            [row["features"]["mdf_hz"] for row in mine],
+            [row["features"]["mnf_hz"] for row in mine],
+            [row["features"]["rms"] for row in mine],
+            [row["quality"] == "ok" and row["active"] for row in mine],
+        )
+        assert idx == json.loads(json.dumps(expected.to_dict()))
+    # An accelerometer has no fatigue indices; an unknown sensor is 404.
+    assert (await client.get("/api/sensors/wrist/indices")).json() == []
+    assert (await client.get("/api/sensors/nope/indices")).status_code == 404
