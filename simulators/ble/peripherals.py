@@ -76,12 +76,17 @@ class VirtualPeripheral:
         fs: float,
         speed: float = 1.0,
         loop: bool = True,
+        hold: bool = False,
     ) -> None:
         self.device = device
         self.signal = np.asarray(signal, dtype=np.float64)
         self.fs = fs
         self.speed = speed
         self.loop = loop
+        #: True: the clock (and the signal) wait for the first listener, as when a subject
+        #: starts the task once the recording runs. The tests that time a detection in
+        #: signal time use it, so a slow connection on a busy machine eats no signal.
+        self.hold = hold
         self.streaming = False
         self.position = 0  # samples since power-on: the device clock
         self.sent = 0  # notifications sent
@@ -100,6 +105,10 @@ class VirtualPeripheral:
     @property
     def address(self) -> str:
         return str(self.device.public_address).split("/")[0]
+
+    @property
+    def listening(self) -> bool:
+        return self.streaming and bool(self.device.connections)
 
     def services(self) -> list[Any]:
         raise NotImplementedError
@@ -165,6 +174,9 @@ class VirtualPeripheral:
         total = self.signal.shape[1]
         while True:
             await asyncio.sleep(tick)
+            if self.hold and self.first_sent is None and not self.listening:
+                started = loop.time()
+                continue
             due = int((loop.time() - started) / period)
             while self.position // n < due:
                 start = self.position % total if self.loop else self.position
@@ -175,7 +187,7 @@ class VirtualPeripheral:
                     start = 0
                 chunk = self.signal[:, start : start + n]
                 self.position += n
-                if self.streaming and self.device.connections:
+                if self.listening:
                     if self.first_sent is None:
                         self.first_sent = start
                     await self.send(chunk, self.position)
@@ -195,11 +207,12 @@ class VirtualPolar(VirtualPeripheral):
         fs: float = 200.0,
         speed: float = 1.0,
         loop: bool = True,
+        hold: bool = False,
         compressed: bool = False,
         frame_samples: int = 36,
         factor: float = 1.0,
     ) -> None:
-        super().__init__(device, signal, fs, speed, loop)
+        super().__init__(device, signal, fs, speed, loop, hold)
         self.compressed = compressed
         self.frame_samples = frame_samples
         #: The start response's factor: compressed frames carry milli-g / factor.
@@ -312,9 +325,10 @@ class VirtualMyo(VirtualPeripheral):
         signal: npt.NDArray[np.floating[Any]],
         speed: float = 1.0,
         loop: bool = True,
+        hold: bool = False,
         mv_per_count: float = 0.02,
     ) -> None:
-        super().__init__(device, signal, myo.FS, speed, loop)
+        super().__init__(device, signal, myo.FS, speed, loop, hold)
         self.mv_per_count = mv_per_count
         self.mode = bytes(3)
         self.command: gatt.Characteristic[bytes] = gatt.Characteristic(
@@ -365,10 +379,11 @@ class VirtualGeneric(VirtualPeripheral):
         fs: float = 500.0,
         speed: float = 1.0,
         loop: bool = True,
+        hold: bool = False,
         scale: float = 0.001,
         frame_samples: int = 10,
     ) -> None:
-        super().__init__(device, signal, fs, speed, loop)
+        super().__init__(device, signal, fs, speed, loop, hold)
         self.scale = scale
         self.frame_samples = frame_samples
         self.counter = 0

@@ -112,7 +112,7 @@ def test_virtual_polar_tremor_reaches_an_mqtt_subscriber(
             broker,
             settings_for(broker, tmp_path / "m.db", device),
             lambda air: VirtualPolar(
-                air.new_device("Polar H10 0A1B2C3D"), signal, speed=4.0, loop=False
+                air.new_device("Polar H10 0A1B2C3D"), signal, speed=4.0, loop=False, hold=True
             ),
             lambda got: bool(kinds(got, "tremor_onset")),
             # A deadline, not a wait: the test ends with the onset (~20 s here); a busy CI
@@ -152,7 +152,7 @@ def test_virtual_myo_fatigue_reaches_an_mqtt_subscriber(
         run(
             broker,
             settings_for(broker, tmp_path / "m.db", device),
-            lambda air: VirtualMyo(air.new_device("Myo"), signal, speed=8.0, loop=False),
+            lambda air: VirtualMyo(air.new_device("Myo"), signal, speed=8.0, loop=False, hold=True),
             lambda got: len(kinds(got, "fatigue_onset")) >= 4,
             timeout=60.0,
             during=note_anchor,
