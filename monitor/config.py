@@ -191,6 +191,7 @@ class ServiceSettings:
     tick_s: float = 0.1
     silence_s: float = 5.0
     queue_size: int = 200_000
+    queue_mb: float = 64.0
     state_save_s: float = 30.0
     features_store_every_s: float = 5.0
     host: str = "127.0.0.1"
@@ -209,6 +210,8 @@ class ServiceSettings:
             _positive(f"{key}.{name}", getattr(self, name))
         if self.queue_size < 100:
             raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 100")
+        if not self.queue_mb >= 1.0:
+            raise ConfigError(f"{key}.queue_mb", self.queue_mb, "at least 1 (MB)")
         if self.max_streams < 1:
             raise ConfigError(f"{key}.max_streams", self.max_streams, "at least 1")
         if not self.evict_after_s >= self.silence_s:

@@ -48,6 +48,7 @@ from monitor.detect.stream import StreamDetector
 from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
 from monitor.errors import DecodeError, MonitorError
+from monitor.ingest import IngestQueue, Shed
 from monitor.model import Event, FeatureFrame, Modality, SampleBlock
 from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
@@ -145,7 +146,14 @@ class Pipeline:
         self.detectors: dict[StreamKey, StreamDetector] = {}
         self.streams: dict[StreamKey, StreamInfo] = {}
         self.outbox = Outbox(settings.service.outbox_size)
-        self._queue: deque[tuple[str, bytes | SampleBlock, float]] = deque(maxlen=queue_size)
+        self._shed_warn = RateLimitedLog(log)
+        self._queue = IngestQueue(
+            max_bytes=int(settings.service.queue_mb * 1e6),
+            max_items=queue_size,
+            on_shed=self._on_shed,
+        )
+        self.lag_s = 0.0  # age of the oldest payload of the last tick, when it ended
+        self._tick_times: deque[tuple[float, float]] = deque(maxlen=4096)  # (end, busy s)
         self._warn = RateLimitedLog(log)
         self._save_rotation: Rotation[StreamKey] = Rotation()
         self._lost_marks: dict[str, float] = {}
@@ -158,18 +166,27 @@ class Pipeline:
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
         self.counters.messages += 1
         self.counters.bytes += len(payload)
-        if len(self._queue) == self._queue.maxlen:
-            self.counters.dropped_payloads += 1  # deque drops the oldest on append
-        self._queue.append((topic, payload, self.clock() if received is None else received))
+        self._queue.put(topic, payload, self.clock() if received is None else received)
 
     def submit_block(self, block: SampleBlock, received: float | None = None) -> None:
         """For sources that decode themselves (BLE drivers, files): same queue, same
         sequencing and drop-oldest rule as MQTT payloads, no second decode."""
         self.counters.messages += 1
         self.counters.bytes += block.data.nbytes
-        if len(self._queue) == self._queue.maxlen:
-            self.counters.dropped_payloads += 1
-        self._queue.append((block.sensor, block, self.clock() if received is None else received))
+        stream = f"{block.sensor}/{block.modality}"
+        self._queue.put(stream, block, self.clock() if received is None else received)
+
+    def _on_shed(self, shed: list[Shed]) -> None:
+        """Over the queue's budget: the tick is behind. Count and say which streams lost
+        their oldest data (they see a gap next, and their windows restart after it)."""
+        for s in shed:
+            self.counters.dropped_payloads += s.payloads
+            self._shed_warn.warn(
+                "overload",
+                s.stream,
+                f"overloaded: shed the {s.payloads} oldest payloads ({s.nbytes / 1e6:.1f} MB) "
+                f"queued for {s.stream[:100]!r}; the tick cannot keep up with the data",
+            )
 
     def mark_lost(self, sensor: str, at: float | None = None) -> None:
         """A source that knows its device is gone (a BLE disconnect) says so: the next tick
@@ -185,6 +202,26 @@ class Pipeline:
     def backlog(self) -> int:
         return len(self._queue)
 
+    def overload(self, window_s: float = 10.0) -> dict[str, Any]:
+        """How far behind the data the tick is: ``tick_load`` is the share of the last
+        ``window_s`` spent in ticks (>= 1: it cannot keep up), ``lag_s`` the age of the
+        oldest payload the last tick processed, ``shed_*`` what the queue's budget
+        dropped. ``overloaded`` when data was shed in the window or the lag passed 1 s."""
+        now = time.monotonic()
+        recent = [(end, busy) for end, busy in self._tick_times if end > now - window_s]
+        span = min(window_s, now - recent[0][0] + recent[0][1]) if recent else window_s
+        load = sum(busy for _, busy in recent) / span if span > 0 else 0.0
+        shed_at = self._queue.last_shed
+        shedding = shed_at is not None and now - shed_at < window_s
+        return {
+            "overloaded": shedding or self.lag_s > 1.0,
+            "tick_load": round(load, 3),
+            "lag_s": round(self.lag_s, 3),
+            "queued_bytes": self._queue.nbytes,
+            "shed_payloads": self._queue.shed_payloads,
+            "shed_bytes": self._queue.shed_bytes,
+        }
+
     @property
     def warnings(self) -> RateLimitedLog:
         """The rate-limited log of bad input; the service rolls its summary periodically."""
@@ -194,8 +231,9 @@ class Pipeline:
     def tick(self) -> TickResult:
         started = time.perf_counter()
         accepted: list[tuple[SampleBlock, bool]] = []
-        while self._queue:
-            topic, payload, received = self._queue.popleft()
+        oldest: float | None = None
+        for topic, payload, received in self._queue.drain():
+            oldest = received if oldest is None else min(oldest, received)
             block = self._decode(topic, payload)
             if block is None:
                 continue
@@ -220,7 +258,10 @@ class Pipeline:
             self.outbox.commit(events, self.store, self._warn)
         self.counters.events += len(events)
         self.counters.ticks += 1
-        self.counters.tick_seconds.append(time.perf_counter() - started)
+        busy = time.perf_counter() - started
+        self.counters.tick_seconds.append(busy)
+        self._tick_times.append((time.monotonic(), busy))
+        self.lag_s = 0.0 if oldest is None else max(0.0, self.clock() - oldest)
         del self.counters.tick_seconds[:-1000]
         return TickResult(judged, events, {(f.sensor, f.modality) for f in judged}, evicted)
 

@@ -331,6 +331,7 @@ class Service:
             "published_alerts": publisher.published_alerts,
             "published_features": publisher.published_features,
             "tick_p99_s": _p99(pipeline.counters.tick_seconds),
+            **pipeline.overload(),
             **pipeline.counters.as_dict(),
             **(
                 {"ble": {b.sensor: b.status() for b in self.ble_sources}}

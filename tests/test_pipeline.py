@@ -145,8 +145,12 @@ def test_queue_overflow_drops_the_oldest_and_counts() -> None:
     msgs = emg_messages(seconds=3.0, onset=None)  # the simulator wants >= 2 s of work
     for t, m in msgs:
         p.submit(t, m)
-    assert p.counters.dropped_payloads == len(msgs) - 5
-    assert p.backlog == 5
+    # Each pass sheds down to the low mark (3 of 5), so the queue never holds more than 5.
+    assert 0 < p.backlog <= 5
+    assert p.counters.dropped_payloads + p.backlog == len(msgs)
+    p.tick()  # what is left is the newest: the stream goes on at the last sequence number
+    assert p.streams[("arm", "emg")].next_seq == len(msgs)
+    assert p.overload()["shed_payloads"] == p.counters.dropped_payloads
 
 
 def test_silence_raises_signal_lost_and_baselines_survive_restart(tmp_path: Path) -> None:
@@ -195,9 +199,7 @@ def test_state_saves_are_spread_round_robin_over_ticks(tmp_path: Path) -> None:
     with Store(tmp_path / "m.db") as store:
         p = Pipeline(Settings(), store, clock=clock)
         for name in ("a", "b", "c"):
-            msgs = [
-                (t.replace("/arm/", f"/{name}/"), m) for t, m in emg_messages(3.0, None)
-            ]
+            msgs = [(t.replace("/arm/", f"/{name}/"), m) for t, m in emg_messages(3.0, None)]
             run(p, msgs, clock)
         assert len(p.detectors) == 3
         saved: list[set[str]] = []
@@ -239,3 +241,26 @@ def test_mark_lost_is_not_undone_by_data_received_before_it() -> None:
     p.tick()
     assert not p.streams[("arm", "emg")].lost
     assert all(math.isfinite(i.last_wall) for i in p.streams.values())
+
+
+def test_a_flooding_sensor_is_shed_and_a_quiet_one_loses_nothing() -> None:
+    """The queue's budget is shared fairly: when the tick falls behind, the stream with the
+    most queued data loses its oldest payloads; a sensor within its share loses none (the
+    first wave dropped the globally oldest payload, the quiet sensor's data included)."""
+    clock = FakeClock()
+    p = Pipeline(Settings(), queue_size=200, clock=clock)
+    flood = emg_messages(seconds=15.0, onset=None, seed=1)  # 300 payloads
+    quiet = [(t.replace("/arm/", "/calf/"), m) for t, m in emg_messages(3.0, None, seed=2)]
+    for i, (topic, payload) in enumerate(flood):
+        p.submit(topic, payload)
+        if i % 5 == 0:  # 60 payloads over the same time: within its half of the budget
+            p.submit(*quiet[i // 5])
+    assert p.backlog <= 200
+    frames = p.tick().frames
+    # Every quiet payload, in order: 3 s of signal, 1-s windows every 0.5 s.
+    assert len([f for f in frames if f.sensor == "calf"]) == 5
+    assert p.streams[("calf", "emg")].next_seq == 60
+    assert p.counters.gaps == 0  # the flood lost only its oldest: what is left is contiguous
+    assert p.streams[("arm", "emg")].next_seq == 300
+    over = p.overload()
+    assert over["overloaded"] and over["shed_payloads"] == p.counters.dropped_payloads > 0

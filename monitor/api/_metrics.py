@@ -44,7 +44,7 @@ class _PipelineCollector(Collector):
         simple = (
             ("messages", "MQTT payloads (and decoded blocks) received", c.messages),
             ("bytes", "payload bytes received", c.bytes),
-            ("dropped_payloads", "payloads dropped because the queue was full", c.dropped_payloads),
+            ("dropped_payloads", "payloads shed: ingest queue over budget", c.dropped_payloads),
             ("gaps", "sequence gaps (missing blocks) per stream", c.gaps),
             ("duplicates", "duplicate or late blocks dropped", c.duplicates),
             ("stream_restarts", "streams restarted (new rate or channels)", c.restarts),
@@ -83,6 +83,19 @@ class _PipelineCollector(Collector):
         yield GaugeMetricFamily(
             f"{PREFIX}_backlog_payloads", "payloads waiting for the next tick", value=p.backlog
         )
+        over = p.overload()
+        yield CounterMetricFamily(
+            f"{PREFIX}_shed_bytes", "bytes shed by the ingest queue's budget (overload)",
+            value=over["shed_bytes"],
+        )  # fmt: skip
+        for name, doc in (
+            ("overloaded", "1 when data was shed in the last 10 s or the lag passed 1 s"),
+            ("tick_load", "share of the last 10 s spent in ticks (>= 1: cannot keep up)"),
+            ("lag_seconds", "age of the oldest payload of the last tick when it ended"),
+            ("queued_bytes", "bytes waiting for the next tick (bounded by service.queue_mb)"),
+        ):
+            key = "lag_s" if name == "lag_seconds" else name
+            yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=float(over[key]))
         yield GaugeMetricFamily(
             f"{PREFIX}_live_clients", "connected WebSocket clients", value=self.owner.hub.clients
         )

@@ -30,9 +30,7 @@ class RunLog:
     def reset(self) -> None:
         self.__init__(self.n_channels, self.min_len)  # type: ignore[misc]
 
-    def add(
-        self, mask: npt.NDArray[np.bool_], offset: int, any_set: bool | None = None
-    ) -> None:
+    def add(self, mask: npt.NDArray[np.bool_], offset: int, any_set: bool | None = None) -> None:
         """Record the True runs of ``mask`` (channels, k), whose column 0 is sample ``offset``.
         ``any_set``, when the caller already knows it, saves a pass over the mask."""
         c, k = mask.shape
