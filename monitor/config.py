@@ -191,7 +191,7 @@ class ServiceSettings:
     tick_s: float = 0.1
     silence_s: float = 5.0
     queue_size: int = 200_000
-    queue_mb: float = 64.0
+    queue_mb: float = 32.0
     state_save_s: float = 30.0
     features_store_every_s: float = 5.0
     host: str = "127.0.0.1"

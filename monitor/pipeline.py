@@ -166,6 +166,9 @@ class Pipeline:
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
         self.counters.messages += 1
         self.counters.bytes += len(payload)
+        if len(payload) > self.limits.max_payload_bytes:
+            self._decode(topic, payload)  # refused (too_large) now: it takes no queue budget
+            return
         self._queue.put(topic, payload, self.clock() if received is None else received)
 
     def submit_block(self, block: SampleBlock, received: float | None = None) -> None:
@@ -232,7 +235,7 @@ class Pipeline:
         started = time.perf_counter()
         accepted: list[tuple[SampleBlock, bool]] = []
         oldest: float | None = None
-        for topic, payload, received in self._queue.drain():
+        for topic, payload, received in self._queue.drain(self._queue.max_bytes // 4):
             oldest = received if oldest is None else min(oldest, received)
             block = self._decode(topic, payload)
             if block is None:

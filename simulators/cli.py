@@ -492,6 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mq.add_argument("--seed", type=_int(0), default=0, metavar="S", help="seed (0)")
     mq.add_argument(
+        "--first",
+        type=_int(1),
+        default=1,
+        metavar="K",
+        help="number of the first sensor (1): emgK, ... (a second fleet beside a first)",
+    )
+    mq.add_argument(
         "--from",
         dest="recording",
         type=Path,
@@ -553,6 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     lt.add_argument("rest", nargs=argparse.REMAINDER)
+    sk = commands.add_parser(
+        "soak",
+        help="healthy sensors beside a hostile publisher for minutes (delivery, RSS, log)",
+        add_help=False,
+    )
+    sk.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -600,6 +613,7 @@ def _mqtt(args: argparse.Namespace) -> int:
             fmt=args.format,
             seed=args.seed,
             loop=args.loop,
+            first=args.first,
         )
         duration = args.duration if args.loop else None
     print(
@@ -612,7 +626,7 @@ def _mqtt(args: argparse.Namespace) -> int:
     step_times: list[float] = []
 
     async def run() -> int:
-        async with Qos0Publisher(host, port, f"fatigue-sim-{args.seed}") as client:
+        async with Qos0Publisher(host, port, f"fatigue-sim-{args.seed}-{args.first}") as client:
             return await publish_fleet(client, fleet, args.speed, duration, step_times)
 
     try:
@@ -748,6 +762,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulators.loadtest import main as loadtest_main
 
         return loadtest_main(args_list[1:])
+    if args_list[:1] == ["soak"]:
+        from simulators.soak import main as soak_main
+
+        return soak_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
     try:

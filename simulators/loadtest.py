@@ -118,8 +118,47 @@ def _start_broker(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
-def _fleet_cmd(port: int, sensors: int, channels: int, seconds: float, times: Path) -> list[str]:
-    return [
+READY_TIMEOUT_S = 60.0
+
+
+def start_monitor(work: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """``fatigue-monitor run`` on the broker, once it says it is ready (subscribed): a
+    fleet started earlier would publish into the void on a busy machine."""
+    log_path = work / "monitor.log"
+    with log_path.open("w") as log_file:
+        monitor = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                "run",
+                "--broker",
+                f"mqtt://127.0.0.1:{port}",
+                "--db",
+                str(work / "m.db"),
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while "fatigue-monitor: ready:" not in log_path.read_text(errors="replace"):
+        if monitor.poll() is not None:
+            raise RuntimeError(f"the monitor exited ({monitor.returncode}); see {log_path}")
+        if time.monotonic() > deadline:
+            monitor.kill()
+            raise RuntimeError(f"the monitor was not ready in {READY_TIMEOUT_S:g} s: {log_path}")
+        time.sleep(0.05)
+    return monitor, log_path
+
+
+def _fleet_cmd(
+    port: int, sensors: int, channels: int, seconds: float, times: Path | None
+) -> list[str]:
+    """``fatigue-sim mqtt`` for a looping EMG fleet; ``times``: where it writes the wall
+    time of each publishing step (the latency reference)."""
+    cmd = [
         sys.executable,
         "-m",
         "simulators.cli",
@@ -135,9 +174,8 @@ def _fleet_cmd(port: int, sensors: int, channels: int, seconds: float, times: Pa
         "--loop",
         "--duration",
         str(seconds),
-        "--times-out",
-        str(times),
     ]
+    return cmd if times is None else [*cmd, "--times-out", str(times)]
 
 
 async def _watch(
@@ -227,22 +265,7 @@ def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> Load
     broker, port = _start_broker(work)
     try:
         # Phase 1: the monitor.
-        monitor_log = (work / "monitor.log").open("w")
-        monitor = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "monitor.cli",
-                "run",
-                "--broker",
-                f"mqtt://127.0.0.1:{port}",
-                "--db",
-                str(work / "m.db"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=monitor_log,
-        )
-        time.sleep(3.0)
+        monitor, log_path = start_monitor(work, port)
         times_file = work / "times.json"
         fleet = subprocess.Popen(
             _fleet_cmd(port, sensors, channels, seconds, times_file),
@@ -265,8 +288,7 @@ def run_loadtest(sensors: int, channels: int = 8, seconds: float = 60.0) -> Load
         fleet.wait(timeout=60)
         monitor.send_signal(signal.SIGTERM)
         monitor.wait(timeout=30)
-        monitor_log.close()
-        result.monitor_log = str(work / "monitor.log")
+        result.monitor_log = str(log_path)
         steps = json.loads(times_file.read_text())
         interval, step_times = steps["interval_s"], steps["times"]
         result.messages_sent = sensors * len(step_times)
@@ -368,11 +390,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=8, help="EMG channels per sensor (8)")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of load per size (60)")
     parser.add_argument("--json", action="store_true", help="one JSON object per fleet size")
+    parser.add_argument(
+        "--step",
+        type=float,
+        metavar="X",
+        help="overload and recovery: N sensors, then X*N, then N again, --seconds each "
+        "(e.g. --sensors 500 --step 1.5 --seconds 90)",
+    )
+    parser.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="skip the machine's engine figure (fatigue-monitor bench) printed first",
+    )
     args = parser.parse_args(argv)
-    results = [run_loadtest(n, args.channels, args.seconds) for n in args.sensors]
-    for r in results:
-        print(json.dumps(asdict(r)) if args.json else format_result(r), flush=True)
+    if not args.no_bench:  # so that runs on different machines can be compared
+        print(machine_figure(), flush=True)
+    if args.step is not None:
+        from simulators.loadstep import format_step, run_step_loadtest
+
+        if not args.step > 1.0:
+            parser.error("--step wants a factor above 1, e.g. 1.5")
+        for n in args.sensors:
+            r = run_step_loadtest(n, args.step, args.channels, args.seconds)
+            print(json.dumps(asdict(r)) if args.json else format_step(r), flush=True)
+        return 0
+    for n in args.sensors:
+        res = run_loadtest(n, args.channels, args.seconds)
+        print(json.dumps(asdict(res)) if args.json else format_result(res), flush=True)
     return 0
+
+
+def machine_figure() -> str:
+    """This machine's feature-engine throughput (``fatigue-monitor bench``), one line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "bench", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        figures = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return f"machine: bench failed ({out.stderr.strip()[-200:]})"
+    shown = {k: v for k, v in figures.items() if isinstance(v, int | float | str)}
+    return "machine: fatigue-monitor bench " + json.dumps(shown)
 
 
 if __name__ == "__main__":

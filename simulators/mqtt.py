@@ -101,8 +101,10 @@ def simulated_fleet(
     seed: int = 0,
     distinct: int = 8,
     loop: bool = False,
+    first: int = 1,
 ) -> list[VirtualSensor]:
-    """``n`` sensors named ``emg01``/``acc01``...; with ``fatigue_at``, every other sensor
+    """``n`` sensors named ``emg01``/``acc01``... (numbered from ``first``: a second fleet
+    beside the first, as the step load test adds); with ``fatigue_at``, every other sensor
     of each modality starts to fatigue (or tremble) then, the rest stay fresh. Sensors
     share ``distinct`` signals per modality so a large fleet costs little memory."""
     rng = np.random.default_rng(seed)
@@ -138,7 +140,7 @@ def simulated_fleet(
         t = cache[template]
         fleet.append(
             VirtualSensor(
-                f"{kind}{counts[kind]:02d}",
+                f"{kind}{counts[kind] + first - 1:02d}",
                 t.modality,
                 t.fs,
                 t.channels,

@@ -93,3 +93,21 @@ def test_put_and_drain_from_two_threads_lose_nothing_uncounted() -> None:
     for k in range(7):  # each stream's payloads came out in order
         own = [i for i in drained if i % 7 == k]
         assert own == sorted(own)
+
+
+def test_a_bounded_drain_takes_the_same_share_of_every_stream_oldest_first() -> None:
+    q = IngestQueue(max_bytes=10**9, max_items=10**6)
+    for i in range(100):
+        q.put("big", bytes(1000), float(i))
+        if i % 4 == 0:
+            q.put("small", bytes(1000), float(i))
+    total = q.nbytes
+    first = list(q.drain(max_bytes=total // 2))
+    big = [r for s, _, r in first if s == "big"]
+    small = [r for s, _, r in first if s == "small"]
+    assert big == [float(i) for i in range(50)]  # half of each stream, its oldest half
+    assert small == [float(i) for i in range(0, 52, 4)][: len(small)] and 12 <= len(small) <= 13
+    assert q.nbytes == total - len(first) * (ENTRY_OVERHEAD + 1000)
+    rest = list(q.drain(max_bytes=total))  # the remainder, still in order
+    assert [r for s, _, r in rest if s == "big"] == [float(i) for i in range(50, 100)]
+    assert len(first) + len(rest) == 125 and len(q) == 0 and q.nbytes == 0

@@ -346,6 +346,12 @@ async def test_metrics_expose_the_pipeline_counters(small: Fed) -> None:
     assert samples["fatigue_monitor_bytes_total"] == c_.bytes
     assert samples["fatigue_monitor_windows_total"] == c_.windows > 0
     assert samples["fatigue_monitor_dropped_payloads_total"] == 0
+    over = p.overload()
+    assert samples["fatigue_monitor_overloaded"] == 0 and not over["overloaded"]
+    assert samples["fatigue_monitor_shed_bytes_total"] == 0
+    assert samples["fatigue_monitor_tick_load"] == pytest.approx(over["tick_load"], abs=0.05)
+    assert over["tick_load"] > 0  # one tick over a short span: busy a measurable share
+    assert samples["fatigue_monitor_lag_seconds"] == over["lag_s"]
     assert sum(c_.decode_errors.values()) == 2
     for reason, n in c_.decode_errors.items():
         assert samples[f'fatigue_monitor_decode_errors_total{{reason="{reason}"}}'] == n
