@@ -126,6 +126,10 @@ class IngestQueue:
                 del self._queues[stream], self._bytes[stream]
         return taken
 
+    def holds(self, stream: str) -> bool:
+        """Whether ``stream`` has payloads waiting (a dict lookup: no lock needed)."""
+        return stream in self._queues
+
     def oldest(self) -> float | None:
         """The receive time of the oldest queued payload (None: empty): how far the tick
         is behind the data."""

@@ -281,6 +281,12 @@ class Pipeline:
         self._warn.warn(reason, sensor, f"dropped payload on {topic[:100]!r}: {text}")
         return None
 
+    def _queued(self, key: StreamKey) -> bool:
+        sensor, modality = key
+        return self._queue.holds(f"sensors/{sensor}/{modality}") or self._queue.holds(
+            f"{sensor}/{modality}"
+        )
+
     def _reject(self, key: StreamKey, reason: str, detail: str) -> None:
         self.counters.rejected[reason] += 1
         self._warn.warn(reason, key[0], f"sensor {key[0]}/{key[1]}: {detail}")
@@ -439,7 +445,8 @@ class Pipeline:
         for key in self._live:
             if now - self.streams[key].last_wall <= self.silence_s:
                 break
-            due.append(key)
+            if not self._queued(key):  # data still waiting: behind (overload), not silent
+                due.append(key)
         for key in due:
             info = self.streams[key]
             info.lost = True

@@ -264,3 +264,27 @@ def test_a_flooding_sensor_is_shed_and_a_quiet_one_loses_nothing() -> None:
     assert p.streams[("arm", "emg")].next_seq == 300
     over = p.overload()
     assert over["overloaded"] and over["shed_payloads"] == p.counters.dropped_payloads > 0
+
+
+def test_a_stream_whose_data_still_waits_in_the_queue_is_not_silent() -> None:
+    """Under overload a tick takes only part of the queue; a sensor whose newest processed
+    payload arrived over ``silence_s`` ago but whose later payloads are still queued is
+    behind, not silent: no ``signal_lost`` (the bounded drain alone raised a false one)."""
+    from dataclasses import replace
+
+    clock = FakeClock()
+    settings = Settings()
+    settings = replace(settings, service=replace(settings.service, queue_mb=1.0))
+    p = Pipeline(settings, clock=clock, silence_s=5.0)
+    msgs = emg_messages(seconds=30.0, onset=None)  # 600 payloads, ~0.6 MB with overhead
+    for i, (topic, payload) in enumerate(msgs):  # sent over the last 20 s, until now
+        p.submit(topic, payload, received=clock.now - 20.0 + (i + 1) * 20.0 / len(msgs))
+    events = []
+    while p.backlog:
+        events += p.tick().events  # a quarter of the 1 MB budget per tick
+        clock.now += 0.5
+    assert p.counters.ticks >= 3  # the queue really was taken in parts
+    assert p.counters.dropped_payloads == 0
+    assert [e.event for e in events if e.event == "signal_lost"] == []
+    clock.now += 10.0  # and once the data has really stopped, it is
+    assert {e.event for e in p.tick().events} == {"signal_lost"}
