@@ -51,9 +51,13 @@ class IngestQueue:
         max_items: int,
         on_shed: Callable[[list[Shed]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_streams: int = 100_000,
     ) -> None:
         self.max_bytes = max_bytes
         self.max_items = max_items
+        #: Distinct streams queued at most: a flood of new ids must not split the budget
+        #: into so many queues that shedding empties every healthy one.
+        self.max_streams = max_streams
         self.on_shed = on_shed
         self.clock = clock
         self.shed_payloads = 0
@@ -79,22 +83,29 @@ class IngestQueue:
         shed: list[Shed] = []
         with self._lock:
             queue = self._queues.get(stream)
-            if queue is None:
-                queue = self._queues[stream] = deque()
-                self._bytes[stream] = 0
-            queue.append((payload, received, cost))
-            self._bytes[stream] += cost
-            self._total_bytes += cost
-            self._total_items += 1
-            if self._total_bytes > self.max_bytes or self._total_items > self.max_items:
-                shed = self._shed()
+            if queue is None and len(self._queues) >= self.max_streams:
+                self.shed_payloads += 1
+                self.shed_bytes += cost
+                self.last_shed = self.clock()
+                shed = [Shed(stream, 1, cost)]
+            else:
+                if queue is None:
+                    queue = self._queues[stream] = deque()
+                    self._bytes[stream] = 0
+                queue.append((payload, received, cost))
+                self._bytes[stream] += cost
+                self._total_bytes += cost
+                self._total_items += 1
+                if self._total_bytes > self.max_bytes or self._total_items > self.max_items:
+                    shed = self._shed()
         if shed and self.on_shed is not None:
             self.on_shed(shed)
 
     def drain(self, max_bytes: int | None = None) -> Iterator[tuple[str, Payload, float]]:
         """What is queued, stream by stream, each stream in arrival order: everything, or
-        about ``max_bytes``, each stream giving the same share of what it holds (oldest
-        first, at least one payload). Bounding a tick's batch bounds its working set
+        about ``max_bytes``: every stream up to one common cap (water-filling, oldest
+        first, at least one payload), so a quiet sensor's data goes in whole and only the
+        largest queues wait. Bounding a tick's batch bounds its working set
         (windows, filters and spectra of a batch take several times its bytes): one tick
         over a full 32 MB budget grew the RSS by 1.6x and glibc kept it."""
         with self._lock:
@@ -103,18 +114,18 @@ class IngestQueue:
                 self._queues, self._bytes = {}, {}
                 self._total_bytes = self._total_items = 0
             else:
-                queues = self._take(max_bytes / self._total_bytes)
+                queues = self._take(max_bytes)
         for stream, queue in queues.items():
             for payload, received, _ in queue:
                 yield stream, payload, received
 
-    def _take(self, share: float) -> dict[str, deque[Entry]]:
+    def _take(self, max_bytes: int) -> dict[str, deque[Entry]]:
+        cap = _water_level(list(self._bytes.values()), max_bytes)
         taken: dict[str, deque[Entry]] = {}
         for stream, queue in list(self._queues.items()):
-            quota = self._bytes[stream] * share
             out: deque[Entry] = deque()
             nbytes = 0
-            while queue and (not out or nbytes < quota):
+            while queue and (not out or nbytes + queue[0][2] <= cap):
                 entry = queue.popleft()
                 out.append(entry)
                 nbytes += entry[2]
@@ -142,7 +153,15 @@ class IngestQueue:
         sizes = [len(q) for q in self._queues.values()]
         item_cap = _water_level(sizes, int(self.max_items * LOW_MARK))
         report: list[Shed] = []
-        for stream, queue in self._queues.items():
+        byte_target = self.max_bytes * LOW_MARK
+        item_target = self.max_items * LOW_MARK
+        total_bytes, total_items = self._total_bytes, self._total_items
+        # Largest first, and only until the total is at the low mark: when the common cap
+        # is below one payload (thousands of tiny queues), the small queues are kept.
+        for stream in sorted(self._queues, key=self._bytes.__getitem__, reverse=True):
+            if total_bytes <= byte_target and total_items <= item_target:
+                break
+            queue = self._queues[stream]
             size = self._bytes[stream]
             if size <= byte_cap and len(queue) <= item_cap:
                 continue
@@ -152,6 +171,8 @@ class IngestQueue:
                 size -= cost
                 payloads += 1
                 nbytes += cost
+            total_bytes -= nbytes
+            total_items -= payloads
             self._bytes[stream] = size
             report.append(Shed(stream, payloads, nbytes))
         dropped = sum(s.payloads for s in report)

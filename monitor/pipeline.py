@@ -43,7 +43,7 @@ import numpy as np
 
 from monitor.admission import admit
 from monitor.config import Settings
-from monitor.decode.wire import DEFAULT_LIMITS, Limits, decode
+from monitor.decode.wire import DEFAULT_LIMITS, Limits, decode, parse_topic
 from monitor.detect.stream import StreamDetector
 from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
@@ -151,6 +151,9 @@ class Pipeline:
             max_bytes=int(settings.service.queue_mb * 1e6),
             max_items=queue_size,
             on_shed=self._on_shed,
+            # A backstop for ids that arrive faster than a tick admits them; streams past
+            # max_streams are refused at submit (below) once the table is full.
+            max_streams=4 * settings.service.max_streams,
         )
         self.lag_s = 0.0  # age of the oldest payload of the last tick, when it ended
         self._tick_times: deque[tuple[float, float]] = deque(maxlen=4096)  # (end, busy s)
@@ -166,8 +169,12 @@ class Pipeline:
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
         self.counters.messages += 1
         self.counters.bytes += len(payload)
-        if len(payload) > self.limits.max_payload_bytes:
-            self._decode(topic, payload)  # refused (too_large) now: it takes no queue budget
+        key = _topic_key(topic)
+        if key is None or len(payload) > self.limits.max_payload_bytes:
+            self._decode(topic, payload)  # refused now (too_large, bad_topic, bad_sensor_id,
+            return  # unknown_modality): it takes no queue budget and no queue of its own
+        if key not in self.streams and len(self.streams) >= self.max_streams:
+            self._reject(key, "too_many_streams", f"refused: {self.max_streams} streams")
             return
         self._queue.put(topic, payload, self.clock() if received is None else received)
 
@@ -211,7 +218,9 @@ class Pipeline:
         oldest payload the last tick processed, ``shed_*`` what the queue's budget
         dropped. ``overloaded`` when data was shed in the window or the lag passed 1 s."""
         now = time.monotonic()
-        recent = [(end, busy) for end, busy in self._tick_times if end > now - window_s]
+        # tuple() copies in one C call: the tick's thread appends meanwhile, and iterating
+        # a deque that changes raises.
+        recent = [(end, busy) for end, busy in tuple(self._tick_times) if end > now - window_s]
         span = min(window_s, now - recent[0][0] + recent[0][1]) if recent else window_s
         load = sum(busy for _, busy in recent) / span if span > 0 else 0.0
         shed_at = self._queue.last_shed
@@ -555,6 +564,13 @@ class Pipeline:
 
     def processors(self) -> dict[StreamKey, StreamProcessor]:
         return self.engine.streams
+
+
+def _topic_key(topic: str) -> StreamKey | None:
+    try:
+        return parse_topic(topic)
+    except DecodeError:
+        return None
 
 
 def _coalesce(accepted: list[tuple[SampleBlock, bool]]) -> tuple[list[SampleBlock], set[int]]:

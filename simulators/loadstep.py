@@ -152,6 +152,7 @@ def _summarise(result: StepResult, watched: dict[str, Any], work: Path) -> None:
     steps = json.loads((work / "base.json").read_text())
     interval, times = steps["interval_s"], steps["times"]
     extra_times = json.loads((work / "extra.json").read_text())["times"]
+    extra_start = extra_times[0] if extra_times else times[0] + result.seconds
     extra_end = extra_times[-1] if extra_times else times[0] + 2 * result.seconds
     names = {f"emg{i:02d}" for i in range(1, result.sensors + 1)}
     by_step: list[list[float]] = [[], [], []]
@@ -163,7 +164,9 @@ def _summarise(result: StepResult, watched: dict[str, Any], work: Path) -> None:
             continue
         published = times[idx]
         latency = arrived - published
-        by_step[min(2, max(0, int((published - times[0]) // result.seconds)))].append(latency)
+        # Steps cut where the extra fleet really published (it starts a process late).
+        step = 0 if published < extra_start else 1 if published <= extra_end else 2
+        by_step[step].append(latency)
         by_10s.setdefault(int((published - times[0]) // 10.0), []).append(latency)
         if published >= extra_end:
             after.append((published - extra_end, latency))

@@ -95,7 +95,7 @@ def test_put_and_drain_from_two_threads_lose_nothing_uncounted() -> None:
         assert own == sorted(own)
 
 
-def test_a_bounded_drain_takes_the_same_share_of_every_stream_oldest_first() -> None:
+def test_a_bounded_drain_takes_small_streams_whole_and_caps_the_largest() -> None:
     q = IngestQueue(max_bytes=10**9, max_items=10**6)
     for i in range(100):
         q.put("big", bytes(1000), float(i))
@@ -105,9 +105,37 @@ def test_a_bounded_drain_takes_the_same_share_of_every_stream_oldest_first() -> 
     first = list(q.drain(max_bytes=total // 2))
     big = [r for s, _, r in first if s == "big"]
     small = [r for s, _, r in first if s == "small"]
-    assert big == [float(i) for i in range(50)]  # half of each stream, its oldest half
-    assert small == [float(i) for i in range(0, 52, 4)][: len(small)] and 12 <= len(small) <= 13
-    assert q.nbytes == total - len(first) * (ENTRY_OVERHEAD + 1000)
+    # Water-filling over 125 payloads' worth / 2: the small stream (25) goes in whole, the
+    # big one up to the common cap of 37.5 payloads, its oldest first.
+    assert small == [float(i) for i in range(0, 100, 4)]
+    assert big == [float(i) for i in range(37)]
+    assert q.nbytes == total - len(first) * (ENTRY_OVERHEAD + 1000) <= total
     rest = list(q.drain(max_bytes=total))  # the remainder, still in order
-    assert [r for s, _, r in rest if s == "big"] == [float(i) for i in range(50, 100)]
+    assert [r for s, _, r in rest if s == "big"] == [float(i) for i in range(37, 100)]
     assert len(first) + len(rest) == 125 and len(q) == 0 and q.nbytes == 0
+
+
+def test_a_flood_of_new_ids_is_refused_at_the_stream_cap_and_healthy_queues_survive() -> None:
+    sheds: list[list[Shed]] = []
+    q = IngestQueue(max_bytes=100_000, max_items=10**6, on_shed=sheds.append, max_streams=50)
+    for i in range(10):
+        q.put("healthy", bytes(1000), float(i))
+    for i in range(5000):  # one small payload each: many tiny queues
+        q.put(f"flood{i}", bytes(10), float(i))
+    assert len(q._queues) == 50  # the cap
+    assert q.shed_payloads >= 5000 - 49
+    streams = [s for s, _, _ in q.drain()]
+    assert streams.count("healthy") == 10  # never shed: the flood was refused, not queued
+
+
+def test_shedding_stops_at_the_low_mark_and_keeps_small_queues() -> None:
+    """Thousands of one-payload queues push the common cap below one payload; shedding the
+    largest first and stopping at the low mark keeps the small ones."""
+    q = IngestQueue(max_bytes=40 * (ENTRY_OVERHEAD + 1000), max_items=10**6)
+    for i in range(30):
+        q.put(f"tiny{i}", bytes(1000), float(i))
+    for i in range(20):
+        q.put("big", bytes(1000), float(i))
+    streams = [s for s, _, _ in q.drain()]
+    assert sum(s.startswith("tiny") for s in streams) == 30  # all kept
+    assert 0 < streams.count("big") < 20
