@@ -129,61 +129,46 @@ class IngestQueue:
                 entry = queue.popleft()
                 out.append(entry)
                 nbytes += entry[2]
+            self._popped(stream, len(out), nbytes)
             taken[stream] = out
-            self._bytes[stream] -= nbytes
-            self._total_bytes -= nbytes
-            self._total_items -= len(out)
-            if not queue:
-                del self._queues[stream], self._bytes[stream]
         return taken
+
+    def _popped(self, stream: str, items: int, nbytes: int) -> None:
+        """Account for ``items`` entries (``nbytes``) popped off ``stream``'s queue; an
+        emptied queue goes."""
+        self._bytes[stream] -= nbytes
+        self._total_bytes -= nbytes
+        self._total_items -= items
+        if not self._queues[stream]:
+            del self._queues[stream], self._bytes[stream]
 
     def holds(self, stream: str) -> bool:
         """Whether ``stream`` has payloads waiting (a dict lookup: no lock needed)."""
         return stream in self._queues
 
-    def oldest(self) -> float | None:
-        """The receive time of the oldest queued payload (None: empty): how far the tick
-        is behind the data."""
-        with self._lock:
-            heads = [q[0][1] for q in self._queues.values() if q]
-        return min(heads) if heads else None
-
     def _shed(self) -> list[Shed]:
         byte_cap = _water_level(list(self._bytes.values()), int(self.max_bytes * LOW_MARK))
         sizes = [len(q) for q in self._queues.values()]
         item_cap = _water_level(sizes, int(self.max_items * LOW_MARK))
-        report: list[Shed] = []
         byte_target = self.max_bytes * LOW_MARK
         item_target = self.max_items * LOW_MARK
-        total_bytes, total_items = self._total_bytes, self._total_items
+        report: list[Shed] = []
         # Largest first, and only until the total is at the low mark: when the common cap
         # is below one payload (thousands of tiny queues), the small queues are kept.
         for stream in sorted(self._queues, key=self._bytes.__getitem__, reverse=True):
-            if total_bytes <= byte_target and total_items <= item_target:
+            if self._total_bytes <= byte_target and self._total_items <= item_target:
                 break
-            queue = self._queues[stream]
-            size = self._bytes[stream]
-            if size <= byte_cap and len(queue) <= item_cap:
-                continue
+            queue, size = self._queues[stream], self._bytes[stream]
             payloads = nbytes = 0
-            while queue and (size > byte_cap or len(queue) > item_cap):
-                _, _, cost = queue.popleft()
-                size -= cost
+            while queue and (size - nbytes > byte_cap or len(queue) > item_cap):
+                nbytes += queue.popleft()[2]
                 payloads += 1
-                nbytes += cost
-            total_bytes -= nbytes
-            total_items -= payloads
-            self._bytes[stream] = size
-            report.append(Shed(stream, payloads, nbytes))
-        dropped = sum(s.payloads for s in report)
-        freed = sum(s.nbytes for s in report)
-        self._total_items -= dropped
-        self._total_bytes -= freed
-        self.shed_payloads += dropped
-        self.shed_bytes += freed
+            self._popped(stream, payloads, nbytes)
+            if payloads:
+                report.append(Shed(stream, payloads, nbytes))
+        self.shed_payloads += sum(s.payloads for s in report)
+        self.shed_bytes += sum(s.nbytes for s in report)
         self.last_shed = self.clock()
-        for stream in [s.stream for s in report if not self._queues[s.stream]]:
-            del self._queues[stream], self._bytes[stream]
         return report
 
 

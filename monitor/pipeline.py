@@ -183,8 +183,7 @@ class Pipeline:
         sequencing and drop-oldest rule as MQTT payloads, no second decode."""
         self.counters.messages += 1
         self.counters.bytes += block.data.nbytes
-        stream = f"{block.sensor}/{block.modality}"
-        self._queue.put(stream, block, self.clock() if received is None else received)
+        self._queue.put(_topic(block.stream), block, self.clock() if received is None else received)
 
     def _on_shed(self, shed: list[Shed]) -> None:
         """Over the queue's budget: the tick is behind. Count and say which streams lost
@@ -289,12 +288,6 @@ class Pipeline:
         self.counters.decode_errors[reason] += 1
         self._warn.warn(reason, sensor, f"dropped payload on {topic[:100]!r}: {text}")
         return None
-
-    def _queued(self, key: StreamKey) -> bool:
-        sensor, modality = key
-        return self._queue.holds(f"sensors/{sensor}/{modality}") or self._queue.holds(
-            f"{sensor}/{modality}"
-        )
 
     def _reject(self, key: StreamKey, reason: str, detail: str) -> None:
         self.counters.rejected[reason] += 1
@@ -454,7 +447,7 @@ class Pipeline:
         for key in self._live:
             if now - self.streams[key].last_wall <= self.silence_s:
                 break
-            if not self._queued(key):  # data still waiting: behind (overload), not silent
+            if not self._queue.holds(_topic(key)):  # data waiting: behind, not silent
                 due.append(key)
         for key in due:
             info = self.streams[key]
@@ -564,6 +557,11 @@ class Pipeline:
 
     def processors(self) -> dict[StreamKey, StreamProcessor]:
         return self.engine.streams
+
+
+def _topic(key: StreamKey) -> str:
+    """The stream's MQTT topic: the ingest queue's key for payloads and decoded blocks."""
+    return f"sensors/{key[0]}/{key[1]}"
 
 
 def _topic_key(topic: str) -> StreamKey | None:

@@ -49,7 +49,7 @@ def test_a_flooding_stream_is_shed_and_a_quiet_one_keeps_everything() -> None:
     assert q.shed_bytes == q.shed_payloads * (ENTRY_OVERHEAD + 1000)
     assert {s.stream for batch in sheds for s in batch} == {"sensors/flood/emg"}
     assert sum(s.payloads for batch in sheds for s in batch) == q.shed_payloads
-    assert len(q) == 0 and q.nbytes == 0 and q.oldest() is None
+    assert len(q) == 0 and q.nbytes == 0
 
 
 def test_shedding_goes_down_to_the_low_mark_in_one_pass() -> None:
@@ -62,14 +62,6 @@ def test_shedding_goes_down_to_the_low_mark_in_one_pass() -> None:
     streams = [s for s, _, _ in q.drain()]
     sizes = [streams.count(f"s{k}") for k in range(4)]
     assert max(sizes) - min(sizes) <= 1  # equal streams are shed equally
-
-
-def test_oldest_is_the_earliest_receive_time_queued() -> None:
-    q = IngestQueue(max_bytes=10**6, max_items=100)
-    q.put("a", b"1", 5.0)
-    q.put("b", b"1", 3.0)
-    q.put("a", b"1", 7.0)
-    assert q.oldest() == 3.0
 
 
 def test_put_and_drain_from_two_threads_lose_nothing_uncounted() -> None:

@@ -88,13 +88,12 @@ class _PipelineCollector(Collector):
             f"{PREFIX}_shed_bytes", "bytes shed by the ingest queue's budget (overload)",
             value=over["shed_bytes"],
         )  # fmt: skip
-        for name, doc in (
-            ("overloaded", "1 when data was shed in the last 10 s or the lag passed 1 s"),
-            ("tick_load", "share of the last 10 s spent in ticks (>= 1: cannot keep up)"),
-            ("lag_seconds", "age of the oldest payload of the last tick when it ended"),
-            ("queued_bytes", "bytes waiting for the next tick (bounded by service.queue_mb)"),
-        ):
-            key = "lag_s" if name == "lag_seconds" else name
+        for name, key, doc in (
+            ("overloaded", "overloaded", "1: data shed in the last 10 s, or lag over 1 s"),
+            ("tick_load", "tick_load", "share of the last 10 s in ticks (>= 1: behind)"),
+            ("lag_seconds", "lag_s", "age of the oldest payload of the last tick when it ended"),
+            ("queued_bytes", "queued_bytes", "bytes waiting for the next tick (service.queue_mb)"),
+        ):  # fmt: skip
             yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=float(over[key]))
         yield GaugeMetricFamily(
             f"{PREFIX}_live_clients", "connected WebSocket clients", value=self.owner.hub.clients
