@@ -30,6 +30,7 @@ Method (docs/signal-processing.md has the derivation and references):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -86,6 +87,18 @@ class WindowFeatures:
     good: bool
     # Flat, clipped or non-finite samples: electrode contact trouble (mains hum is not).
     contact: bool = True
+    # Share of the band power that was mains hum (interpolated out of the spectrum).
+    mains_share: float = 0.0
+    # The window is mostly hum (quality "mains"): no spectrum to trust, but a level.
+    hum: bool = False
+
+    @property
+    def log_level(self) -> float:
+        """Log RMS of the EMG without the hum: what the activity gate compares. With strong
+        mains, rest windows are mostly hum (quality "mains") and would otherwise never
+        teach the gate what rest is."""
+        share = self.mains_share if 0.0 <= self.mains_share < 1.0 else 0.0
+        return math.log(self.rms) + 0.5 * math.log1p(-share)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,9 @@ class FatigueChannel:
     post: list[tuple[float, float, float]] | None = None
     rebased: int = 0
     gap: bool = False
+    # The first windows of the current contraction (with their stream index), held until
+    # it is known whether it outlasts its settling time.
+    held: list[tuple[WindowFeatures, int]] = field(default_factory=list)
 
     _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
     _mirror: npt.NDArray[np.float64] = field(
@@ -163,6 +179,7 @@ class FatigueChannel:
             "post": None if self.post is None else [list(x) for x in self.post],
             "rebased": self.rebased,
             "gap": self.gap,
+            "held": [[asdict(hw), i] for hw, i in self.held],
             "gate": {
                 "floor": self.gate.floor,
                 "peak": self.gate.peak,
@@ -188,6 +205,7 @@ class FatigueChannel:
         self.post = None if post is None else [_row3(x) for x in post]
         self.rebased = int(state.get("rebased", 0))
         self.gap = bool(state.get("gap", False))
+        self.held = [(WindowFeatures(**hw), int(i)) for hw, i in state.get("held", [])]
         g = state["gate"]
         self.gate.floor, self.gate.peak, self.gate.recent = g["floor"], g["peak"], list(g["recent"])
 
@@ -202,6 +220,7 @@ class FatigueChannel:
         self.recent.clear()
         self.post = None
         self.learn_t0 = None
+        self.held.clear()
         self.cusum.reset()
 
     def _n(self, seconds: float) -> int:
@@ -308,25 +327,47 @@ class FatigueChannel:
         idx = spectral_index(w.mdf, w.mnf)
         if not w.good or not (w.rms > 0 and math.isfinite(idx)):
             self.active_run = 0
+            self.held.clear()
             if not w.contact:
                 self._discontinuity(gap=True)  # flat / clipped / non-finite: contact trouble
+            elif w.hum and w.rms > 0:
+                self._gate(w)  # its spectrum is hum, but its level still tells rest apart
             return Decision(None, False)
-        log_rms = math.log(w.rms)
-        rest_known = self.gate.rest_seen
-        active = self.gate.update(log_rms)
-        rest_seen = self.gate.rest_seen
-        if rest_seen and not rest_known:
-            self._rest_learned()
+        active = self._gate(w)
         b = self.baseline
-        if b is not None and b.provisional and rest_seen and b.log_rms <= self.gate.threshold:
+        if (
+            b is not None
+            and b.provisional
+            and self.gate.rest_seen
+            and b.log_rms <= self.gate.threshold
+        ):
             self.recalibrate()  # the "baseline" was the noise floor: learn from real activity
-            b = None
         if not active:
+            # A contraction that ended within its settling time was a burst of dynamic work
+            # (cycling, gait, lifting: 0.3-2 s): it has no steady part to wait for, so its
+            # held windows are its analysis (the non-partial ones, judged as any other).
+            short, self.held = self.held, []
             self.active_run = 0
-            return Decision(None, False)
+            decision = Decision(None, False)
+            for held_w, held_index in short:
+                d = self._working(held_w, held_index)
+                if d.kind is not None:
+                    decision = dataclasses.replace(d, active=False)
+            return decision
         self.active_run += 1
         if self.active_run <= self._n(self.settings.settle_s):
+            self.held.append((w, self.index))
             return Decision(None, True)
+        self.held.clear()  # a sustained contraction: its first windows were the transient
+        return self._working(w, self.index)
+
+    def _working(self, w: WindowFeatures, index: int) -> Decision:
+        """One active window past a contraction's settling (or of a short burst), with
+        ``index`` its place in the stream (the CUSUM takes every stride-th)."""
+        idx = spectral_index(w.mdf, w.mnf)
+        log_rms = math.log(w.rms)
+        rest_seen = self.gate.rest_seen
+        b = self.baseline
         if b is not None and self.phase != "learning":
             # Against the working level (a task that got harder is no artefact), before the
             # window can raise that level.
@@ -358,7 +399,7 @@ class FatigueChannel:
         self._refine(w, idx, log_rms)
         b = self.baseline
         assert b is not None
-        if self.index % self.stride:
+        if index % self.stride:
             return Decision(None, True)
         if self._force_increase(b):
             self.recalibrate()
@@ -392,6 +433,15 @@ class FatigueChannel:
             f"{_pct(rms_change)}: muscle fatigue (CUSUM {self.cusum.s:.1f} > {self.cusum.h:.1f})"
         )
         return Decision("fatigue_onset", True, msg, feats, base)
+
+    def _gate(self, w: WindowFeatures) -> bool:
+        """The activity gate's verdict on a window; when it has just learned rest apart
+        from activity, what was learned before it could tell them apart is sorted."""
+        rest_known = self.gate.rest_seen
+        active = self.gate.update(w.log_level)
+        if self.gate.rest_seen and not rest_known:
+            self._rest_learned()
+        return active
 
     def _partial(self, log_rms: float) -> bool:
         """Whether this active window holds only part of a contraction.

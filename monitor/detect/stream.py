@@ -197,6 +197,8 @@ class StreamDetector:
                         fi=f["fi_nsm5"][ch],
                         good=good,
                         contact=q not in CONTACT_TROUBLE,
+                        mains_share=f["mains_share"][ch] if "mains_share" in f else 0.0,
+                        hum=q == "mains",
                     )
                 )
                 active[ch] = d.active
@@ -217,6 +219,7 @@ class StreamDetector:
                         else f["tremor_rms"][ch],
                         voluntary_hz=f["voluntary_hz"][ch] if "voluntary_hz" in f else math.nan,
                         env_cv=f["tremor_env_cv"][ch] if "tremor_env_cv" in f else math.nan,
+                        acc_rms=f["acc_rms"][ch] if "acc_rms" in f else math.nan,
                         good=good,
                     )
                 )

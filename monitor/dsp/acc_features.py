@@ -41,13 +41,21 @@ feature above. At the wrist and the trunk the step's 2nd harmonic (3.2-4 Hz) oft
 several times the power of the fundamental, so a smaller, still prominent fundamental counts
 too when the tremor band's largest peak sits on its 2nd or 3rd harmonic (within
 ``COINCIDE_HZ``): a tremor has no sub-harmonic. The harmonics of the step are not taken
-for a tremor (Elble & Deuschl 2011 on tremor vs. voluntary rhythm); the price is that a
-tremor under walking, whose peak lies within a main lobe of a step harmonic, is not seen
-until the walking stops (docs/evaluation.md, acc_tremor_moving).
+for a tremor (Elble & Deuschl 2011 on tremor vs. voluntary rhythm). Above the 5th, a
+harmonic is taken out only where the comb still reaches (its 5th harmonic is a line) and
+the bin stands ``LINE_FACTOR`` above the band's median: the heel strikes of every step
+make such lines up to 11-12 Hz, while a jittered cadence smears the high orders into a
+floor that must not hide a tremor between them. In those rows the tremor peak is the
+largest local maximum between the harmonics taken out (the bin beside a removed harmonic
+holds its falling skirt, no peak), and the floor is the median of the bins left, without
+the peak's own. A tremor under walking between the harmonics is measured; one within a
+main lobe of a step harmonic is not seen until the walking stops (docs/evaluation.md,
+acc_tremor_moving).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +88,9 @@ HARMONIC_MIN_SHARE = 0.03
 #: (gait's power is in the first four or five).
 HARMONIC_TOL_HZ = 0.3
 MAX_HARMONIC = 5
+#: Above MAX_HARMONIC, a harmonic's bins are left out only where they stand this many times
+#: above the tremor band's median bin (a line, not the smeared floor of the impacts).
+LINE_FACTOR = 4.0
 #: Half-width (Hz) of a tremor peak: physiological and pathological tremor peaks are a few
 #: tenths of a Hz wide (Elble & Deuschl 2011), a 4-s window's bins 0.25 Hz.
 PEAK_HALF_HZ = 0.75
@@ -155,11 +166,17 @@ class AccFeatureKernel:
         psd: npt.NDArray[np.float64] = per_axis.reshape(rows, self.n_axes, -1).sum(axis=1)
 
         voluntary_hz = np.full(rows, np.nan)
+        removed = np.zeros(psd.shape, dtype=bool)
         if self.voluntary is not None:
-            psd, voluntary_hz = self._without_harmonics(psd, lo)
+            psd, voluntary_hz, removed = self._without_harmonics(psd, lo)
 
         def cols(b: Band) -> npt.NDArray[np.float64]:
             return psd[:, b.lo - lo : b.hi - lo + 1]
+
+        def gone(b: Band) -> npt.NDArray[np.bool_]:
+            return removed[:, b.lo - lo : b.hi - lo + 1]
+
+        k_tremor = _peak_bin(cols(self.tremor), gone(self.tremor))
 
         df = plan.df
         tremor_power = cols(self.tremor).sum(axis=1) * df
@@ -168,39 +185,53 @@ class AccFeatureKernel:
         with np.errstate(divide="ignore", invalid="ignore"):
             valid = total_power > 0
             ratio = np.where(valid, tremor_power / total_power, np.nan)
-            peak = np.where(valid, self._peak_frequency(cols(self.peak)), np.nan)
+            peak = np.where(valid, self._peak_frequency(cols(self.peak), gone(self.peak)), np.nan)
         return AccFeatureArrays(
             acc_rms=acc_rms,
             tremor_rms=np.sqrt(tremor_power),
             tremor_peak_hz=peak,
             tremor_ratio=ratio,
             tremor_disp_mm=np.where(valid, disp, np.nan),
-            tremor_peak_rms=np.where(valid, self._peak_rms(cols(self.tremor)), np.nan),
+            tremor_peak_rms=np.where(
+                valid, self._peak_rms(cols(self.tremor), gone(self.tremor), k_tremor), np.nan
+            ),
             voluntary_hz=voluntary_hz,
-            tremor_env_cv=np.where(valid, self._envelope_cv(x, cols(self.tremor)), np.nan),
+            tremor_env_cv=np.where(valid, self._envelope_cv(x, k_tremor, removed, lo), np.nan),
         )
 
     def _envelope_cv(
-        self, x: npt.NDArray[np.floating], band: npt.NDArray[np.float64]
+        self,
+        x: npt.NDArray[np.floating],
+        k_tremor: npt.NDArray[np.intp],
+        removed: npt.NDArray[np.bool_],
+        lo: int,
     ) -> npt.NDArray[np.float64]:
-        """CV of the envelope of the oscillation at each row's tremor peak (module
-        docstring); NaN for windows too short to leave a middle."""
+        """CV of the envelope of the oscillation at each row's tremor peak (bin
+        ``k_tremor`` of the tremor band; module docstring); NaN for windows too short to
+        leave a middle. The bins taken out as a movement's harmonics (``removed``, psd bins
+        from ``lo``) stay out of the envelope: a step harmonic beside a tremor would beat
+        with it."""
         plan = self.plan
-        rows = band.shape[0]
+        rows = k_tremor.shape[0]
         n = x.shape[1]
         edge = round(ENV_EDGE_S * plan.fs)
         out = np.full(rows, np.nan)
         if n - 2 * edge < 8:
             return out
         f = np.fft.rfftfreq(n, 1.0 / plan.fs)
-        peak_hz = (self.tremor.lo + np.argmax(band, axis=1)) * plan.df
+        peak_hz = (self.tremor.lo + k_tremor) * plan.df
         axes = self.n_axes
         for start in range(0, rows, ENV_CHUNK):
             stop = min(rows, start + ENV_CHUNK)
             spec = scipy.fft.rfft(x[start * axes : stop * axes].astype(np.float64), axis=1)
-            near = np.abs(f[None, :] - np.repeat(peak_hz[start:stop], axes)[:, None])
+            keep = np.abs(f[None, :] - np.repeat(peak_hz[start:stop], axes)[:, None])
+            keep = keep <= PEAK_HALF_HZ
+            span = min(removed.shape[1], f.size - lo)
+            gone = np.zeros((stop - start, f.size), dtype=bool)
+            gone[:, lo : lo + span] = removed[start:stop, :span]
+            keep &= ~np.repeat(gone, axes, axis=0)
             # One-sided spectrum doubled, negative frequencies zero: the analytic signal.
-            spec = np.where(near <= PEAK_HALF_HZ, 2.0 * spec, 0.0)
+            spec = np.where(keep, 2.0 * spec, 0.0)
             analytic = scipy.fft.ifft(spec, n=n, axis=1)[:, edge : n - edge]
             env = np.sqrt(np.square(np.abs(analytic)).reshape(stop - start, axes, -1).sum(axis=1))
             mean = env.mean(axis=1)
@@ -208,25 +239,43 @@ class AccFeatureKernel:
                 out[start:stop] = np.where(mean > 0, env.std(axis=1) / mean, np.nan)
         return out
 
-    def _peak_rms(self, band: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Narrow-band RMS around the largest bin, above the band's median floor."""
+    def _peak_rms(
+        self,
+        band: npt.NDArray[np.float64],
+        gone: npt.NDArray[np.bool_],
+        k: npt.NDArray[np.intp],
+    ) -> npt.NDArray[np.float64]:
+        """Narrow-band RMS around bin ``k`` (-1: no peak, 0), above the band's median
+        floor; bins taken out as a movement's harmonics (``gone``) count in neither."""
         rows, size = band.shape
-        k = np.argmax(band, axis=1)
         half = max(1, round(PEAK_HALF_HZ / self.plan.df))
         idx = k[:, None] + np.arange(-half, half + 1)[None, :]
-        inside = (idx >= 0) & (idx < size)
-        taken = np.where(inside, band[np.arange(rows)[:, None], np.clip(idx, 0, size - 1)], 0.0)
-        floor = np.median(band, axis=1) * inside.sum(axis=1)
+        r = np.arange(rows)[:, None]
+        inside = (idx >= 0) & (idx < size) & (k[:, None] >= 0)
+        inside &= ~gone[r, np.clip(idx, 0, size - 1)]
+        taken = np.where(inside, band[r, np.clip(idx, 0, size - 1)], 0.0)
+        median = np.median(band, axis=1)
+        partly = gone.any(axis=1)
+        if partly.any():
+            # Few bins are left between harmonics: the floor is their median without the
+            # peak's own, which would otherwise be most of them.
+            own = np.zeros(band.shape, dtype=bool)
+            own[r, np.clip(idx, 0, size - 1)] = inside
+            kept = np.where(gone[partly] | own[partly], np.nan, band[partly])
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a row with every bin gone
+                median[partly] = np.nan_to_num(np.nanmedian(kept, axis=1))
+        floor = median * inside.sum(axis=1)
         excess = np.maximum(taken.sum(axis=1) - floor, 0.0) * self.plan.df
         out: npt.NDArray[np.float64] = np.sqrt(excess)
         return out
 
     def _without_harmonics(
         self, psd: npt.NDArray[np.float64], lo: int
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """``psd`` with the harmonics (2nd and up) of a periodic voluntary movement zeroed
-        in the rows that have one (module docstring), and that movement's frequency (NaN
-        in rows without one)."""
+        in the rows that have one (module docstring), that movement's frequency (NaN in
+        rows without one), and which bins were zeroed."""
         vol = self.voluntary
         assert vol is not None
         band = psd[:, vol.lo - lo : vol.hi - lo + 1]
@@ -264,29 +313,41 @@ class AccFeatureKernel:
         harmonic &= pair >= HARMONIC_MIN_SHARE * tremor_power
         periodic = prominent & (total > 0) & (own | harmonic)
         f0_all = np.full(psd.shape[0], np.nan)
+        removed = np.zeros(psd.shape, dtype=bool)
         if not periodic.any():
-            return psd, f0_all
+            return psd, f0_all, removed
         sel = np.flatnonzero(periodic)
         f0 = f0_rows[sel]
         freqs = (lo + np.arange(psd.shape[1], dtype=np.float64)) * vol.df
         order = np.rint(freqs[None, :] / f0[:, None])
         # The error of f0 grows with the harmonic's order; a 4-s window's bins are 0.25 Hz.
         tol = max(HARMONIC_TOL_HZ, self._lobe_hz) + 0.02 * order
-        near = (order >= 2) & (order <= MAX_HARMONIC)
-        near &= np.abs(freqs[None, :] - order * f0[:, None]) <= tol
+        near = (order >= 2) & (np.abs(freqs[None, :] - order * f0[:, None]) <= tol)
+        # Above the first harmonics, only what still stands out as a line, and only where
+        # the comb reaches that far (its MAX_HARMONIC-th harmonic is a line): the impacts of
+        # each step repeat at every multiple of the cadence, but step-to-step jitter smears
+        # the high orders into a floor, and a tremor between the lines, or above a comb
+        # that ended, must stay visible.
+        floor = np.median(psd[sel, self.tremor.lo - lo : self.tremor.hi - lo + 1], axis=1)
+        line = psd[sel] >= LINE_FACTOR * floor[:, None]
+        comb = (line & near & (order == MAX_HARMONIC)).any(axis=1)
+        near &= (order <= MAX_HARMONIC) | (line & comb[:, None])
         out = psd.copy()
         out[sel] = np.where(near, 0.0, psd[sel])
+        removed[sel] = near
         f0_all[sel] = f0
-        return out, f0_all
+        return out, f0_all, removed
 
-    def _peak_frequency(self, p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _peak_frequency(
+        self, p: npt.NDArray[np.float64], gone: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64]:
         """The largest interior local maximum: a tremor is an oscillation with a peak, while
         voluntary movement (0.1-3 Hz) only adds a falling tail that is largest at the band's
-        lower edge. Falls back to the largest bin when the spectrum has no interior peak."""
+        lower edge. Falls back to the largest bin when the spectrum has no interior peak.
+        Beside a harmonic taken out (``gone``) the skirt of that harmonic is no peak."""
         rows, size = p.shape
         r = np.arange(rows)
-        local = np.zeros_like(p, dtype=bool)
-        local[:, 1:-1] = (p[:, 1:-1] > p[:, :-2]) & (p[:, 1:-1] >= p[:, 2:])
+        local = _local_max(p, gone)
         has_local = local.any(axis=1)
         k = np.where(
             has_local, np.argmax(np.where(local, p, -np.inf), axis=1), np.argmax(p, axis=1)
@@ -304,3 +365,25 @@ class AccFeatureKernel:
             self.peak.lo + k + np.clip(delta, -0.5, 0.5)
         ) * self.peak.df
         return peak
+
+
+def _local_max(p: npt.NDArray[np.float64], gone: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Interior local maxima of each row. A bin taken out counts as higher than any: the
+    bin beside it holds that harmonic's falling skirt, which is no peak of its own."""
+    q = np.where(gone, np.inf, p)
+    local = np.zeros_like(p, dtype=bool)
+    local[:, 1:-1] = (p[:, 1:-1] > q[:, :-2]) & (p[:, 1:-1] >= q[:, 2:]) & ~gone[:, 1:-1]
+    return local
+
+
+def _peak_bin(band: npt.NDArray[np.float64], gone: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """The tremor peak's bin in each row: the largest bin, or, where a movement's harmonics
+    were taken out, the largest local maximum between them (-1 when there is none)."""
+    k: npt.NDArray[np.intp] = np.argmax(band, axis=1)
+    partly = gone.any(axis=1)
+    if partly.any():
+        sub = band[partly]
+        local = _local_max(sub, gone[partly])
+        best = np.argmax(np.where(local, sub, -np.inf), axis=1)
+        k[partly] = np.where(local.any(axis=1), best, -1)
+    return k

@@ -3,6 +3,8 @@
 Each builds the condition from the simulator with a fixed seed and checks what a user must
 see; each failed on the detector before the fix (noted per test)."""
 
+import json
+
 import numpy as np
 import pytest
 from detect_helpers import detect, emg_signal, frames_of
@@ -323,3 +325,180 @@ def test_walking_whose_step_harmonic_dwarfs_the_step_is_not_tremor(
     )
     events = detect(frames_of(x, sc.fs, "acc", settings), settings)
     assert [e.event for e in events] == []
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fatigue_in_bursts_shorter_than_the_settling_time_is_found(
+    settings: Settings, seed: int
+) -> None:
+    # Bursts of 0.67 s every 2 s (a fast cadence): every contraction ends within the first
+    # second that a sustained hold skips as recruitment transient. Before: only the noise
+    # tails after each burst were analysed, the baseline MDF came out near 230 Hz (the
+    # noise floor's), and -24 %/min fatigue from 60 s was never reported.
+    x, sc = emg_signal(
+        seed=seed,
+        fs=1000.0,
+        n_channels=1,
+        duration_s=300.0,
+        lead_rest_s=8.0,
+        onset_s=60.0,
+        decline_per_min=0.24,
+        mdf0_hz=79.0,
+        rms0_mv=0.13,
+        noise_mv=0.006,
+        cycle_s=2.0,
+        cycle_duty=0.333,
+        cycle_mdf_swing=0.074,
+        cycle_amp_jitter=0.2,
+        block_s=0.1,
+    )
+    frames = frames_of(x, sc.fs, "emg", settings)
+    det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+    found = onsets(detect(frames, settings, det))
+    assert len(found) == 1 and 60.0 < found[0] < 240.0
+    base = det.baselines[0]
+    assert base is not None and base["mdf_hz"] == pytest.approx(79.0, rel=0.2)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_strong_mains_at_rest_does_not_hide_rest_from_the_gate(
+    settings: Settings, seed: int
+) -> None:
+    # Slow lifting (1.7-s bursts every 3.9 s) with 60 Hz hum that makes every rest window
+    # mostly mains (quality "mains"). Before: the activity gate never saw rest, so the
+    # baseline stayed provisional until a quiet moment at ~170 s threw it away and learned
+    # it again from the already fatigued muscle: no onset at all.
+    x, sc = emg_signal(
+        seed=seed,
+        fs=2000.0,
+        n_channels=1,
+        duration_s=400.0,
+        lead_rest_s=14.0,
+        onset_s=80.0,
+        decline_per_min=0.22,
+        mdf0_hz=80.0,
+        rms0_mv=0.6,
+        rms_gain=0.7,
+        noise_mv=0.005,
+        mains_hz=50.0,
+        mains_mv=0.12,
+        cycle_s=3.88,
+        cycle_duty=0.44,
+        cycle_mdf_swing=0.11,
+        cycle_amp_jitter=0.2,
+        block_s=0.1,
+    )
+    frames = frames_of(x, sc.fs, "emg", settings)
+    assert sum(f.quality[0] == "mains" for f in frames) > 0.3 * len(frames)
+    found = onsets(detect(frames, settings))
+    assert len(found) == 1 and 80.0 < found[0] < 230.0
+
+
+def test_walking_with_heel_strikes_whose_comb_reaches_the_tremor_band_is_not_tremor(
+    settings: Settings,
+) -> None:
+    # A 50 Hz wrist sensor; the heel strikes repeat every step, so their spectrum is a comb
+    # of the cadence that reaches 11 Hz (its 6th harmonic, a steady line 5x the band's
+    # floor). Before: taken for a physiological tremor at 11 Hz half a minute into a walk.
+    from detect_helpers import acc_signal
+
+    x, sc = acc_signal(
+        seed=3567792471,
+        fs=50.0,
+        duration_s=1359.0,
+        motion_kind="walk",
+        motion_start_s=111.7,
+        cycle_hz=1.829,
+        cycle_harmonics=(0.822, 1.298, 1.127),
+        cycle_sub=0.618,
+        impact_ms2=3.02,
+        impact_hz=15.51,
+        impact_decay_s=0.0244,
+        movement_rms=0.441,
+        gravity_wobble_deg=9.4,
+        noise_rms=0.0084,
+        tremor_rms0=0.0151,
+        tremor_hz=10.52,
+    )
+    events = detect(frames_of(x, sc.fs, "acc", settings), settings)
+    assert [e.event for e in events] == []
+
+
+def walking_then_tremor(duration_s: float = 863.0) -> tuple[np.ndarray, object]:
+    """Walking from 110 s; an enhanced physiological tremor (9.5 Hz, 0.13 m/s^2) from
+    432.5 s, between the 5th (8.9 Hz) and 6th (10.6 Hz) harmonics of the step."""
+    from detect_helpers import acc_signal
+
+    return acc_signal(
+        seed=2975974127,
+        fs=200.0,
+        duration_s=duration_s,
+        onset_s=432.5,
+        ramp_s=8.1,
+        tremor_hz=9.53,
+        tremor_rms0=0.0193,
+        tremor_gain=6.83,
+        movement_rms=0.221,
+        gravity_wobble_deg=9.1,
+        noise_rms=0.0035,
+        motion_kind="walk",
+        motion_start_s=110.0,
+        cycle_hz=1.772,
+        cycle_harmonics=(1.975, 1.651, 1.022),
+        cycle_sub=0.764,
+        impact_ms2=3.01,
+        impact_hz=18.46,
+        impact_decay_s=0.0121,
+    )
+
+
+def test_a_tremor_that_starts_while_walking_is_found_while_walking(settings: Settings) -> None:
+    # Walking windows have a baseline of their own (the off-harmonic peak relative to the
+    # movement). Before: every walking window was left out, so a tremor that started and
+    # stayed during a walk was never reported.
+    x, sc = walking_then_tremor()
+    frames = frames_of(x, sc.fs, "acc", settings)  # type: ignore[attr-defined]
+    events = detect(frames, settings)
+    starts = [e.t for e in events if e.event == "tremor_onset"]
+    assert len(starts) == 1 and 432.5 < starts[0] < 432.5 + 90.0
+    assert [e.event for e in events] == ["tremor_onset"]
+    walking = [f.value("voluntary_hz") for f in frames if abs(f.t - starts[0]) < 5.0]
+    assert np.isfinite(walking).mean() > 0.8  # found while walking
+
+
+@pytest.mark.parametrize("modality", ["emg", "acc"])
+def test_state_round_trips_anywhere_in_dynamic_work_and_walking(
+    settings: Settings, modality: str
+) -> None:
+    # Saved and restored at many points, among them inside a short burst (windows held
+    # until the burst ends) and while the walking baseline is being learned.
+    if modality == "emg":
+        x, sc = emg_signal(
+            seed=0,
+            fs=1000.0,
+            n_channels=1,
+            duration_s=240.0,
+            lead_rest_s=8.0,
+            onset_s=60.0,
+            decline_per_min=0.24,
+            mdf0_hz=79.0,
+            rms0_mv=0.13,
+            noise_mv=0.006,
+            cycle_s=2.0,
+            cycle_duty=0.333,
+            cycle_mdf_swing=0.074,
+            cycle_amp_jitter=0.2,
+            block_s=0.1,
+        )
+    else:
+        x, sc = walking_then_tremor(duration_s=560.0)
+    frames = frames_of(x, sc.fs, modality, settings)  # type: ignore[attr-defined]
+    reference = [(e.event, e.channel, e.t) for e in detect(frames, settings)]
+    assert any(kind.endswith("_onset") for kind, _, _ in reference)
+    for cut in range(37, len(frames), len(frames) // 7):
+        first = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+        before = detect(frames[:cut], settings, first)
+        second = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+        second.load_state(json.loads(json.dumps(first.state_dict())))
+        after = detect(frames[cut:], settings, second)
+        assert [(e.event, e.channel, e.t) for e in before + after] == reference, cut
