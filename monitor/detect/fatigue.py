@@ -326,13 +326,14 @@ class FatigueChannel:
             self._discontinuity(gap=True)  # a hole in the stream: the electrode may have moved
         idx = spectral_index(w.mdf, w.mnf)
         if not w.good or not (w.rms > 0 and math.isfinite(idx)):
-            self.active_run = 0
-            self.held.clear()
             if not w.contact:
+                self.active_run = 0
+                self.held.clear()
                 self._discontinuity(gap=True)  # flat / clipped / non-finite: contact trouble
-            elif w.hum and w.rms > 0:
+                return Decision(None, False)
+            if w.hum and w.rms > 0:
                 self._gate(w)  # its spectrum is hum, but its level still tells rest apart
-            return Decision(None, False)
+            return self._contraction_ended()
         active = self._gate(w)
         b = self.baseline
         if (
@@ -343,23 +344,27 @@ class FatigueChannel:
         ):
             self.recalibrate()  # the "baseline" was the noise floor: learn from real activity
         if not active:
-            # A contraction that ended within its settling time was a burst of dynamic work
-            # (cycling, gait, lifting: 0.3-2 s): it has no steady part to wait for, so its
-            # held windows are its analysis (the non-partial ones, judged as any other).
-            short, self.held = self.held, []
-            self.active_run = 0
-            decision = Decision(None, False)
-            for held_w, held_index in short:
-                d = self._working(held_w, held_index)
-                if d.kind is not None:
-                    decision = dataclasses.replace(d, active=False)
-            return decision
+            return self._contraction_ended()
         self.active_run += 1
         if self.active_run <= self._n(self.settings.settle_s):
             self.held.append((w, self.index))
             return Decision(None, True)
         self.held.clear()  # a sustained contraction: its first windows were the transient
         return self._working(w, self.index)
+
+    def _contraction_ended(self) -> Decision:
+        """Rest (or hum) after active windows. A contraction that ended within its settling
+        time was a burst of dynamic work (cycling, gait, lifting: 0.3-2 s): it has no steady
+        part to wait for, so its held windows are its analysis (the non-partial ones,
+        judged as any other)."""
+        short, self.held = self.held, []
+        self.active_run = 0
+        decision = Decision(None, False)
+        for held_w, held_index in short:
+            d = self._working(held_w, held_index)
+            if d.kind is not None:
+                decision = dataclasses.replace(d, active=False)
+        return decision
 
     def _working(self, w: WindowFeatures, index: int) -> Decision:
         """One active window past a contraction's settling (or of a short burst), with

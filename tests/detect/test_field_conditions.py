@@ -394,6 +394,41 @@ def test_strong_mains_at_rest_does_not_hide_rest_from_the_gate(
     assert len(found) == 1 and 80.0 < found[0] < 230.0
 
 
+def test_a_burst_that_ends_in_hum_is_still_analysed(settings: Settings) -> None:
+    # 1.15-s bursts every 2.5 s under strong 60 Hz hum: the window after each burst is
+    # mostly hum (quality "mains"), which ends the contraction as rest would. Before: the
+    # burst's held windows were dropped with the hum window, no baseline was ever learned
+    # and -13 %/min fatigue from 76 s went unreported.
+    x, sc = emg_signal(
+        seed=426589904,
+        fs=2048.0,
+        n_channels=2,
+        duration_s=328.0,
+        mdf0_hz=63.04,
+        rms0_mv=0.436,
+        onset_s=76.1,
+        decline_per_min=0.132,
+        mdf_floor=0.57,
+        rms_gain=0.871,
+        recovery_tau_s=49.1,
+        mains_hz=60.0,
+        mains_mv=0.1636,
+        noise_mv=0.0045,
+        block_s=0.1,
+        lead_rest_s=18.9,
+        cycle_s=2.49,
+        cycle_duty=0.463,
+        cycle_mdf_swing=0.139,
+        cycle_mdf_phase=3.128,
+        cycle_amp_jitter=0.2,
+    )
+    frames = frames_of(x, sc.fs, "emg", settings)
+    det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
+    found = onsets(detect(frames, settings, det))
+    assert found and 76.1 < min(found) < 240.0
+    assert all(b is not None for b in det.baselines)
+
+
 def test_walking_with_heel_strikes_whose_comb_reaches_the_tremor_band_is_not_tremor(
     settings: Settings,
 ) -> None:
