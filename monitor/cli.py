@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor.config import load_settings
+from monitor.csv_args import add_csv_arguments, csv_options
 from monitor.errors import MonitorError
 from monitor.io.recording import StreamInfo
 from monitor.model import Event, FeatureFrame, Modality
@@ -41,11 +42,15 @@ examples:
       two CSVs without a time column, replayed together; stdout is Event JSON only
   fatigue-monitor replay session.bdf --speed 1
       paced like the live session (1 = real time, 10 = ten times faster)
+  fatigue-monitor replay phone.csv --modality acc --unit g
+      a phone export: time column found and resampled, g converted to m/s^2
+  fatigue-monitor replay log.csv --columns t,-,x,y,z --time-unit ns --modality acc
+      a headerless logger file: names given, the second column skipped
   fatigue-monitor replay hold.edf --json --summary-json summary.json > events.jsonl
       fatigue indices per channel (MDF slope with CI, time to a 10 % drop, JASA
       quadrant, contractions) as one JSON object in summary.json
 
-formats: CSV (header row; optional 'time' column in seconds, else --fs), EDF/BDF,
+formats: CSV (see 'CSV exports' above; without a time column the rate is --fs), EDF/BDF,
 WFDB (.hea), WAV. Channels named acc* are accelerometer axes, all others EMG,
 unless --modality says otherwise. Settings (windows, bands, filters) come from
 --config FILE (see config/default.toml for every key).
@@ -158,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="notch mains at 50 or 60 Hz and harmonics (sets dsp.emg.mains_hz)",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_csv_arguments(rp)
 
     run = sub.add_parser(
         "run",
@@ -352,6 +358,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             ),
             progress=bar.update if bar.enabled else None,
             on_open=on_open,
+            csv=csv_options(args),
+            on_note=lambda note: log.info("%s", note),
         )
     if args.report:
         title = "Replay of " + ", ".join(Path(f).name for f in args.files)

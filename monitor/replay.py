@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from monitor.config import Settings
 from monitor.dsp.engine import FeatureEngine
+from monitor.io.csv_dialect import CsvOptions
 from monitor.io.recording import Recording, StreamInfo, open_recording
 from monitor.model import Event, FeatureFrame, Modality, SampleBlock
 
@@ -72,10 +73,14 @@ def replay(
     detector_factory: Callable[[FeatureFrame], Detector] | None = None,
     progress: Callable[[float], None] | None = None,
     on_open: Callable[[list[StreamInfo]], None] | None = None,
+    csv: CsvOptions | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Run every file through the feature engine (and detectors, if given) into ``sinks``.
 
-    ``progress`` is called with the seconds of signal processed since the last call.
+    ``progress`` is called with the seconds of signal processed since the last call;
+    ``csv`` carries hints for CSV exports; ``on_note`` gets what a reader guessed or did
+    to a file (a time unit read from the values, resampling, dropped columns).
     """
     result = ReplayResult()
     engine = FeatureEngine(settings.dsp)
@@ -85,7 +90,13 @@ def replay(
     chunk_s = settings.replay.chunk_s if speed is not None else settings.replay.max_speed_chunk_s
     started = time.perf_counter()
     with ExitStack() as stack:
-        recs = [stack.enter_context(open_recording(p, modality=modality, fs=fs)) for p in paths]
+        recs = [
+            stack.enter_context(open_recording(p, modality=modality, fs=fs, csv=csv)) for p in paths
+        ]
+        if on_note is not None:
+            for rec in recs:
+                for note in getattr(rec, "notes", ()):
+                    on_note(f"{rec.path.name}: {note}")
         result.streams = [s for r in recs for s in r.streams]
         result.duration_s = max((r.duration_s for r in recs), default=0.0)
         if on_open is not None:
@@ -93,15 +104,20 @@ def replay(
         t_first = min((s.t0 for s in result.streams), default=0.0)
         done = t_first
         pending: list[SampleBlock] = []
+        restarts: set[int] = set()
+        # Where each stream's next block should start: a block elsewhere follows a gap in
+        # the file (a CSV export whose logger paused), and windows must not span it.
+        next_t0: dict[tuple[str, str], float] = {}
         tick_end = t_first + chunk_s
 
         def flush() -> None:
             nonlocal done
             if not pending:
                 return
-            frames = engine.process(pending)
+            frames = engine.process(pending, restarts)
             horizon = max(b.t_end for b in pending)
             pending.clear()
+            restarts.clear()
             if speed is not None:
                 due = started + (horizon - t_first) / speed
                 delay = due - time.perf_counter()
@@ -133,6 +149,11 @@ def replay(
                 flush()
                 while tick_end <= block.t0:
                     tick_end += chunk_s
+            key = (block.sensor, block.modality)
+            expected = next_t0.get(key)
+            if expected is not None and abs(block.t0 - expected) * block.fs > 0.5:
+                restarts.add(len(pending))
+            next_t0[key] = block.t_end
             pending.append(block)
         flush()
     result.nonfinite_samples = sum(p.nonfinite_samples for p in engine.streams.values())

@@ -215,7 +215,7 @@ class BaseRecording:
                     sensor=info.sensor,
                     modality=info.modality,
                     fs=info.fs,
-                    t0=info.t0 + start / info.fs,
+                    t0=self.block_t0(index, start),
                     seq=seq[index],
                     channels=info.channels,
                     unit=info.unit,
@@ -232,6 +232,11 @@ class BaseRecording:
                     f"stream {info.sensor}/{info.modality} ended after {count} of "
                     f"{info.n_samples} samples: the file is truncated",
                 )
+
+    def block_t0(self, index: int, start: int) -> float:
+        """Time of sample ``start`` of stream ``index``; formats with gaps override it."""
+        info = self.streams[index]
+        return info.t0 + start / info.fs
 
     def _chunks(self, chunk_s: float) -> Iterator[tuple[int, Float32Array]]:
         """(stream index, channels x samples) in time order; by default from ``_read``.

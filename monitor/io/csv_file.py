@@ -17,6 +17,7 @@ A column header may carry a unit as ``emg_1 [mV]``; otherwise EMG is ``mV`` and 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ from monitor.io._base import (
     hz,
     plan_streams,
 )
+from monitor.io.csv_dialect import SNIFF_LINES, CsvOptions, Dialect, sniff
+from monitor.io.csv_time import uniform_rate
 from monitor.io.recording import ReadOptions
 
 Float64Array = npt.NDArray[np.float64]
@@ -337,3 +340,52 @@ class CsvRecording(BaseRecording):
     def _split(self, block: Float32Array) -> Iterator[tuple[int, Float32Array]]:
         for index, members in enumerate(self._members):
             yield index, np.ascontiguousarray(block[list(members)])
+
+
+def _plain(dialect: Dialect, options: ReadOptions, head: list[str]) -> bool:
+    """Whether the strict streaming reader takes the file: a header row first, ``.``
+    decimals, numeric columns only, at most a ``time`` column in s or ms on a uniform grid,
+    no hints. Everything else goes to the whole-file reader (csv_table.py)."""
+    hints = options.csv is not None and any(v is not None for v in dataclasses.astuple(options.csv))
+    if hints or dialect.skip_lines != 1 or dialect.decimal_comma or dialect.notes:
+        return False
+    if len(dialect.signals) + (dialect.time_col is not None) != dialect.n_cols:
+        return False
+    if dialect.time_col is None:
+        return True
+    if dialect.time_is_text or dialect.names[dialect.time_col].lower() != "time":
+        return False
+    if dialect.time_unit not in (None, "s", "ms"):
+        return False
+    scale = 1e-3 if dialect.time_unit == "ms" else 1.0
+    try:
+        t = (
+            np.array(
+                [
+                    float(_cell(ln.split(dialect.delimiter)[dialect.time_col]))
+                    for ln in head[1:]
+                    if ln.strip()
+                ]
+            )
+            * scale
+        )
+    except (ValueError, IndexError):
+        return True  # the strict reader names the bad cell
+    return t.size < 2 or uniform_rate(t) is not None
+
+
+def open_csv(path: Path, options: ReadOptions) -> BaseRecording:
+    """The strict streaming reader for plain CSV, the whole-file reader for the rest."""
+    try:
+        with path.open("r", encoding="utf-8-sig", newline=None) as f:
+            head = list(islice(f, SNIFF_LINES + 20))
+    except UnicodeDecodeError as exc:
+        raise RecordingError(path, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    if head and len(head[0]) > _MAX_HEADER:
+        raise RecordingError(path, "line 1 is over 1 MiB long: not a CSV header row")
+    dialect = sniff(path, head, options.csv or CsvOptions())
+    if _plain(dialect, options, head):
+        return CsvRecording(path, options)
+    from monitor.io.csv_table import CsvTableRecording
+
+    return CsvTableRecording(path, options, dialect)

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from monitor.errors import RecordingError
+from monitor.io.csv_dialect import CsvOptions
 from monitor.model import MODALITIES, Modality, SampleBlock
 
 #: Extension (lower case) -> format name; WFDB is also opened from a record name with a .hea.
@@ -83,6 +84,7 @@ class ReadOptions:
     sensor: str
     modality: Modality | None
     fs: float | None
+    csv: CsvOptions | None = None
 
 
 def _wfdb_record_beside(path: Path) -> bool:
@@ -118,13 +120,16 @@ def open_recording(
     modality: Modality | None = None,
     fs: float | None = None,
     sensor: str | None = None,
+    csv: CsvOptions | None = None,
 ) -> Recording:
     """Open a recording file for reading in chunks.
 
     ``modality`` forces every channel to one modality (otherwise ``acc*`` channels are
     accelerometer and the rest EMG); ``fs`` is needed for a CSV without a ``time`` column and,
     for every other format, must agree with the rate the file states; ``sensor`` replaces the
-    default sensor id, the file stem. Raises ``RecordingError`` for every problem.
+    default sensor id, the file stem; ``csv`` carries hints for CSV exports (time column,
+    its unit or date format, names for a headerless file, units; see csv_dialect.py).
+    Raises ``RecordingError`` for every problem.
     """
     p = Path(path)
     if modality is not None and modality not in MODALITIES:
@@ -142,7 +147,7 @@ def open_recording(
         sensor = _default_sensor(p, fmt)
     if not sensor.strip():
         raise RecordingError(p, "sensor id is empty")
-    options = ReadOptions(sensor=sensor.strip(), modality=modality, fs=fs)
+    options = ReadOptions(sensor=sensor.strip(), modality=modality, fs=fs, csv=csv)
     if fmt != "wfdb" and p.stat().st_size == 0:
         raise RecordingError(p, "file is empty")
     try:
@@ -153,9 +158,9 @@ def open_recording(
 
 def _open(path: Path, fmt: str, options: ReadOptions) -> Recording:
     if fmt == "csv":
-        from monitor.io.csv_file import CsvRecording
+        from monitor.io.csv_file import open_csv
 
-        return CsvRecording(path, options)
+        return open_csv(path, options)
     if fmt == "edf":
         from monitor.io.edf_file import EdfRecording
 

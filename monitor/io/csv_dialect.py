@@ -1,0 +1,374 @@
+"""What a CSV file looks like, worked out from its first lines: the "dialect" of an export.
+
+Exports from phones, wrist loggers, amplifier software and spreadsheets differ in every
+detail that a strict reader refuses: a preamble of ``#`` comments, ``;`` or tab separators,
+a decimal comma, no header row at all, a time column called ``Time (s)``, ``timestamp_ms``
+or ``ts`` (or several of them), text columns (an activity label), units in the header as
+``acc_x [g]`` or ``x-axis (g)``, a trailing separator on every line. This module reads the
+first lines and the caller's ``CsvOptions`` and returns a ``Dialect``: which columns are
+signals (and their names and units), which one is time and in what unit or date format.
+Numbers are never converted here; that is the reader's job, batch by batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.errors import RecordingError
+
+#: Lines looked at to decide the dialect.
+SNIFF_LINES = 200
+DELIMITERS = (",", ";", "\t")
+_NUMBER_RE = re.compile(
+    r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
+)
+_COMMA_NUMBER_RE = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
+#: ``name [unit]`` or ``name (unit)``.
+_UNIT_RE = re.compile(r"^(?P<name>.*?)\s*[\[(](?P<unit>[^\])]*)[\])]$")
+#: Column names that are time, and the unit a name implies (None: from the values).
+_TIME_NAME_RE = re.compile(
+    r"^(time|t|ts|timestamp|time_?stamp|datetime|date_?time|elapsed|elapsed_?time|epoch|"
+    r"seconds?|sec|seconds_elapsed|time_since_start|clock|sample_?time|"
+    r"(time|t|ts|timestamp|elapsed|epoch)[_ ]?"
+    r"(s|sec|ms|us|ns|msec|usec|nsec|millis|micros|nanos))$",
+    re.IGNORECASE,
+)
+_PLAIN_TIME_RE = re.compile(
+    r"^(time|t|ts|timestamp|time_?stamp|datetime|date_?time|elapsed|epoch|clock)$"
+)
+_UNIT_WORDS = {
+    "s": "s",
+    "sec": "s",
+    "secs": "s",
+    "second": "s",
+    "seconds": "s",
+    "ms": "ms",
+    "msec": "ms",
+    "millis": "ms",
+    "milliseconds": "ms",
+    "us": "us",
+    "µs": "us",
+    "usec": "us",
+    "micros": "us",
+    "microseconds": "us",
+    "ns": "ns",
+    "nsec": "ns",
+    "nanos": "ns",
+    "nanoseconds": "ns",
+}
+TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+@dataclass(frozen=True, slots=True)
+class CsvOptions:
+    """A user's hints for a CSV export (all optional; CLI: ``--time-column`` etc.).
+
+    ``time_column`` is a column name or a 1-based column number (``0`` or ``none``: the
+    file has no time column); ``columns`` names the columns of a headerless file (``-``
+    skips one); ``channels`` selects signal columns by name; ``unit`` is the unit of every
+    signal column (``g`` is converted to m/s^2 for accelerometers)."""
+
+    time_column: str | None = None
+    time_unit: str | None = None
+    time_format: str | None = None
+    columns: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    unit: str | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    delimiter: str
+    decimal_comma: bool
+    #: Lines before the first data row (preamble comments, blank lines and the header).
+    skip_lines: int
+    #: Every column's name (generated for a headerless file without ``--columns``).
+    names: tuple[str, ...]
+    #: Signal columns: index, name, unit (None: the modality's default).
+    signals: tuple[tuple[int, str, str | None], ...]
+    time_col: int | None
+    #: Unit of a numeric time column (None: decided from the values) or None for dates.
+    time_unit: str | None
+    #: True when the time column holds date-time text, parsed with ``time_format``.
+    time_is_text: bool
+    time_format: str | None
+    notes: tuple[str, ...]
+    n_cols: int
+    #: A character that ends every data row after the last value (removed on reading).
+    trailing: str = ""
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return [c.strip().strip('"').strip() for c in line.rstrip("\r\n").split(delimiter)]
+
+
+def _is_number(cell: str, decimal_comma: bool) -> bool:
+    return bool(_NUMBER_RE.match(cell) or (decimal_comma and _COMMA_NUMBER_RE.match(cell)))
+
+
+def _split_unit(cell: str) -> tuple[str, str | None]:
+    match = _UNIT_RE.match(cell)
+    if match and match["name"].strip():
+        return match["name"].strip(), match["unit"].strip() or None
+    return cell, None
+
+
+def time_unit_of_name(name: str, unit: str | None) -> str | None:
+    """The time unit a column's name or header unit states, if any."""
+    if unit is not None:
+        return _UNIT_WORDS.get(unit.strip().lower())
+    low = name.strip().lower()
+    if _PLAIN_TIME_RE.match(low):
+        return None  # "ts" is a timestamp, not "t" in seconds
+    for word, u in sorted(_UNIT_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if low.endswith(("_" + word, " " + word)) or (
+            low.endswith(word)
+            and low[: -len(word)] in ("t", "ts", "time", "timestamp", "elapsed", "epoch")
+        ):
+            return u
+    return None
+
+
+def is_time_name(name: str) -> bool:
+    return bool(_TIME_NAME_RE.match(name.strip()))
+
+
+def _delimiter(lines: list[str], given: str | None) -> str:
+    if given is not None:
+        return "\t" if given in ("tab", "\\t") else given
+    best, best_score = ",", -1
+    for d in DELIMITERS:
+        counts = [len(_cells(line, d)) for line in lines]
+        if not counts or max(counts) < 2:
+            continue
+        # Consistent column counts over the lines, the more columns the better.
+        common = max(set(counts), key=counts.count)
+        score = counts.count(common) * 1000 + common
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
+    """The dialect of a CSV whose first lines are ``head`` (see the module docstring)."""
+    notes: list[str] = []
+    skip = 0
+    body: list[str] = []
+    for line in head:
+        stripped = line.strip()
+        if not body and (not stripped or stripped.startswith("#")):
+            skip += 1
+            continue
+        if stripped.startswith("#") or not stripped:
+            continue
+        body.append(line)
+    if not body:
+        raise RecordingError(path, "no rows: only comments or blank lines")
+    delimiter = _delimiter(body[: min(len(body), 50)], options.delimiter)
+    trailing = ""
+    ends = {line.rstrip("\r\n").rstrip()[-1:] for line in body[1:] or body}
+    if len(ends) == 1 and (end := ends.pop()) in ";," and end != delimiter:
+        trailing = end  # a ';' closing every row of a ','-separated export (WISDM)
+        body = [line.rstrip("\r\n").rstrip().removesuffix(end) + "\n" for line in body]
+    rows = [_cells(line, delimiter) for line in body[:SNIFF_LINES]]
+    if len(rows) > 1 and all(len(r) > 1 and r[-1] == "" for r in rows):
+        # A separator at the end of every line (some exports): no column after it.
+        rows = [r[:-1] for r in rows]
+    decimal_comma = delimiter != "," and any(
+        _COMMA_NUMBER_RE.match(c) for r in rows[1:20] for c in r
+    )
+    if (
+        len(rows) == 1
+        and options.columns is None
+        and not all(_is_number(c, False) for c in rows[0] if c)
+    ):
+        raise RecordingError(path, "no samples: the file has a header row but no data rows")
+    n_cols = max(len(r) for r in rows)
+    if n_cols < 1:
+        raise RecordingError(path, "no columns")
+    data_rows = rows[1:] if len(rows) > 1 else rows
+    # A column is text (a label, an activity code) when most of its cells are not numbers;
+    # a numeric column with a few bad cells stays a signal, so the reader names the cell.
+    numeric = []
+    for i in range(n_cols):
+        cells = [r[i] for r in data_rows if i < len(r) and r[i]]
+        numeric.append(2 * sum(_is_number(c, decimal_comma) for c in cells) >= len(cells))
+    first = rows[0]
+    if options.columns is not None:
+        header = not all(
+            _is_number(c, decimal_comma) for i, c in enumerate(first) if numeric[i] if i < n_cols
+        )
+        if header:
+            skip += 1  # the header row is replaced by the given names
+        if len(options.columns) != n_cols:
+            raise RecordingError(
+                path,
+                f"--columns names {len(options.columns)} columns but the rows have {n_cols}",
+            )
+        raw_names = list(options.columns)
+    else:
+        # A header row has text where the column below it holds numbers.
+        header = any(
+            numeric[i] and not _is_number(c, decimal_comma) for i, c in enumerate(first) if c
+        ) or (len(rows) == 1 and not all(_is_number(c, decimal_comma) for c in first))
+        if header:
+            skip += 1
+            raw_names = first + [f"col{i + 1}" for i in range(len(first), n_cols)]
+        else:
+            raw_names = [f"col{i + 1}" for i in range(n_cols)]
+            notes.append(
+                f"no header row: columns named col1..col{n_cols} (name them with --columns)"
+            )
+    names: list[str] = []
+    units: list[str | None] = []
+    for i, cell in enumerate(raw_names):
+        name, unit = _split_unit(cell)
+        if not name:
+            name = f"col{i + 1}"
+        if name in names and name != "-":
+            name = f"{name}_{i + 1}"
+        names.append(name)
+        units.append(unit)
+
+    time_col, time_unit, time_text, time_format = _time_column(
+        path,
+        names,
+        units,
+        numeric,
+        rows[1:] if header else rows,
+        options,
+        notes,
+        decimal_comma,
+        headerless=not header and options.columns is None,
+    )
+    signals: list[tuple[int, str, str | None]] = []
+    for i, name in enumerate(names):
+        if i == time_col or name == "-":
+            continue
+        if is_time_name(name):
+            notes.append(f"column {name!r} is another time column: not a signal")
+            continue
+        if not numeric[i]:
+            notes.append(f"column {name!r} holds text: not a signal")
+            continue
+        signals.append((i, name, options.unit or units[i]))
+    if options.channels is not None:
+        wanted = set(options.channels)
+        missing = wanted - {n for _, n, _ in signals}
+        if missing:
+            raise RecordingError(
+                path,
+                f"--channels {', '.join(sorted(missing))} not among the signal columns "
+                f"({', '.join(n for _, n, _ in signals)})",
+            )
+        signals = [s for s in signals if s[1] in wanted]
+    if not signals:
+        raise RecordingError(path, "no signal columns: only time or text columns")
+    return Dialect(
+        delimiter=delimiter,
+        decimal_comma=decimal_comma,
+        skip_lines=skip,
+        names=tuple(names),
+        signals=tuple(signals),
+        time_col=time_col,
+        time_unit=time_unit,
+        time_is_text=time_text,
+        time_format=time_format,
+        notes=tuple(notes),
+        n_cols=n_cols,
+        trailing=trailing,
+    )
+
+
+def _time_column(
+    path: Path,
+    names: list[str],
+    units: list[str | None],
+    numeric: list[bool],
+    data_rows: list[list[str]],
+    options: CsvOptions,
+    notes: list[str],
+    decimal_comma: bool,
+    headerless: bool,
+) -> tuple[int | None, str | None, bool, str | None]:
+    """(column, unit of a numeric one, whether it is date-time text, its format)."""
+    given = options.time_column
+    col: int | None
+    if given is not None:
+        text = given.strip()
+        if text.lower() in ("0", "none", "-"):
+            return None, None, False, None
+        if text.isdigit():
+            col = int(text) - 1
+            if not 0 <= col < len(names):
+                raise RecordingError(
+                    path, f"--time-column {text}: the file has columns 1..{len(names)}"
+                )
+        elif text in names:
+            col = names.index(text)
+        else:
+            raise RecordingError(
+                path, f"--time-column {text!r} is not a column: {', '.join(names)}"
+            )
+    else:
+        candidates = [i for i, n in enumerate(names) if is_time_name(n)]
+        # A numeric time column beats a date-time one (no parsing, no time zone).
+        candidates.sort(key=lambda i: (not numeric[i], i))
+        col = candidates[0] if candidates else None
+        if col is None and data_rows and not numeric[0] and _looks_like_date(data_rows[0][0]):
+            col = 0
+        if col is None and headerless and _increasing_first_column(data_rows, decimal_comma):
+            col = 0
+            notes.append("no header row: column 1 increases on every row, read as time")
+        if col is None:
+            return None, None, False, None
+    sample = next((r[col] for r in data_rows if col < len(r) and r[col]), "")
+    if numeric[col] or _is_number(sample, decimal_comma):
+        unit = options.time_unit or time_unit_of_name(names[col], units[col])
+        if unit is not None and unit not in TIME_UNITS:
+            raise RecordingError(path, f"time unit must be one of s, ms, us, ns; got {unit!r}")
+        return col, unit, False, None
+    fmt = options.time_format or _date_format(sample)
+    if fmt is None:
+        raise RecordingError(
+            path,
+            f"time column {names[col]!r}: cannot read {sample!r} as a number or a date-time; "
+            "give its format with --time-format (e.g. '%Y-%m-%d %H:%M:%S:%f') or another "
+            "column with --time-column",
+        )
+    return col, None, True, fmt
+
+
+_DATE_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?([.,:]\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _looks_like_date(cell: str) -> bool:
+    return bool(_DATE_RE.match(cell.strip()))
+
+
+def _date_format(sample: str) -> str | None:
+    """A strftime format for common date-time text, or "ISO8601"."""
+    s = sample.strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}:\d+$", s):
+        sep = "T" if "T" in s else " "
+        return f"%Y-%m-%d{sep}%H:%M:%S:%f"  # milliseconds after a colon (phone exports)
+    if _looks_like_date(s):
+        return "ISO8601"
+    return None
+
+
+def _increasing_first_column(rows: list[list[str]], decimal_comma: bool) -> bool:
+    """Whether the first column of a headerless file increases on every sniffed row (at
+    least two): a timestamp, not a signal."""
+    values = []
+    for r in rows:
+        if not r or not _is_number(r[0], decimal_comma):
+            return False
+        values.append(float(r[0].replace(",", ".")))
+    return len(values) >= 2 and all(b > a for a, b in itertools.pairwise(values))

@@ -1,0 +1,251 @@
+"""CSV exports as people have them (see csv_dialect.py and csv_time.py), read whole.
+
+The strict reader (csv_file.py) streams a plain CSV in constant memory. Anything else (a
+preamble, a decimal comma, no header, a time column in another unit, as an epoch or as
+dates, text columns, irregular sampling) is parsed here in batches into one float32 array
+per file, because resampling and gap finding need the whole time column. Exports of that
+kind come from phones and loggers (a few channels at up to a few hundred Hz): a day of a
+3-axis phone accelerometer at 100 Hz is 100 MB.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice, pairwise
+from pathlib import Path
+
+import numpy as np
+
+from monitor.errors import RecordingError
+from monitor.io._base import BaseRecording, ChannelSpec, Float32Array, block_size, plan_streams
+from monitor.io.csv_dialect import Dialect
+from monitor.io.csv_time import SCALE, dates_to_seconds, decide_unit, is_epoch, to_uniform
+from monitor.io.recording import ReadOptions
+
+#: Lines per parsed batch.
+BATCH_LINES = 65536
+G = 9.80665
+#: Accelerometer units converted to m/s^2 on reading, and the factor.
+ACC_UNITS = {"g": G, "mg": G * 1e-3, "m/s^2": 1.0, "m/s²": 1.0, "m/s2": 1.0, "ms^-2": 1.0}
+
+
+def modality_of(name: str, unit: str | None, forced: str | None) -> str:
+    """``--modality``, else an accelerometer unit or an ``acc*`` name, else EMG."""
+    if forced is not None:
+        return forced
+    if unit is not None and unit.strip().lower() in ACC_UNITS:
+        return "acc"
+    return "acc" if name.strip().lower().startswith("acc") else "emg"
+
+
+class CsvTableRecording(BaseRecording):
+    def __init__(self, path: Path, options: ReadOptions, dialect: Dialect) -> None:
+        super().__init__(path, options)
+        self.dialect = dialect
+        t, x = self._load()
+        notes = list(dialect.notes)
+        for extra in ("_note_unit", "_start_note", "_repeat_note"):
+            text = getattr(self, extra, None)
+            if text:
+                notes.append(text)
+        modalities = [modality_of(n, u, options.modality) for _, n, u in dialect.signals]
+        units: list[str | None] = []
+        for row, ((_, name, unit), modality) in enumerate(
+            zip(dialect.signals, modalities, strict=True)
+        ):
+            factor = ACC_UNITS.get((unit or "").strip().lower()) if modality == "acc" else None
+            if factor is not None and factor != 1.0:
+                x[row] *= np.float32(factor)
+                notes.append(f"{name}: {unit} converted to m/s^2")
+                unit = "m/s^2"
+            elif factor == 1.0:
+                unit = "m/s^2"
+            units.append(unit)
+        if t is None:
+            if options.fs is None:
+                raise RecordingError(
+                    path, "no time column, so the sample rate is unknown: needs --fs"
+                )
+            fs, segments = options.fs, [(0, 0.0)]
+            data = x
+        else:
+            timing = to_uniform(t, x, options.fs)
+            fs = timing.fs
+            if timing.note:
+                notes.append(timing.note)
+            offsets = np.cumsum([0] + [s.data.shape[1] for s in timing.segments])
+            segments = [(int(o), s.t0) for o, s in zip(offsets, timing.segments, strict=False)]
+            data = (
+                timing.segments[0].data
+                if len(timing.segments) == 1
+                else np.concatenate([s.data for s in timing.segments], axis=1)
+            )
+        self._data = data
+        self._segments = segments
+        n = data.shape[1]
+        specs = [
+            ChannelSpec(name, fs, n, unit)
+            for (_, name, _), unit in zip(dialect.signals, units, strict=True)
+        ]
+        forced = options
+        if options.modality is None and len(set(modalities)) == 1 and modalities[0] == "acc":
+            forced = ReadOptions(sensor=options.sensor, modality="acc", fs=options.fs)
+        self._set_plan(plan_streams(path, specs, forced, t0=segments[0][1]))
+        self.notes = tuple(notes)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _lines(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number of the first, lines) batches of data lines."""
+        with self.path.open("r", encoding="utf-8-sig", newline=None) as f:
+            for _ in range(self.dialect.skip_lines):
+                f.readline()
+            line_no = self.dialect.skip_lines + 1
+            while batch := list(islice(f, BATCH_LINES)):
+                yield line_no, batch
+                line_no += len(batch)
+
+    def _load(self) -> tuple[np.ndarray | None, Float32Array]:
+        d = self.dialect
+        cols = [i for i, _, _ in d.signals]
+        numeric_time = d.time_col is not None and not d.time_is_text
+        use = cols + ([d.time_col] if numeric_time and d.time_col is not None else [])
+        parts: list[np.ndarray] = []
+        times: list[np.ndarray] = []
+        try:
+            for first_no, raw in self._lines():
+                lines = [ln for ln in raw if ln.strip() and not ln.lstrip().startswith("#")]
+                if d.trailing:
+                    lines = [ln.rstrip().removesuffix(d.trailing) for ln in lines]
+                if not lines:
+                    continue
+                if d.decimal_comma:
+                    lines = [ln.replace(",", ".") for ln in lines]
+                try:
+                    arr = np.loadtxt(
+                        lines,
+                        delimiter=d.delimiter,
+                        usecols=use,
+                        dtype=np.float64,
+                        ndmin=2,
+                        comments=None,
+                        quotechar='"',
+                    )
+                except ValueError as exc:
+                    raise self._locate(raw, first_no, str(exc)) from exc
+                parts.append(arr[:, : len(cols)].T.astype(np.float32))
+                if numeric_time:
+                    times.append(arr[:, len(cols)])
+                elif d.time_is_text and d.time_col is not None:
+                    cells = [
+                        ln.rstrip("\r\n").split(d.delimiter)[d.time_col].strip().strip('"')
+                        for ln in lines
+                    ]
+                    assert d.time_format is not None
+                    try:
+                        times.append(dates_to_seconds(cells, d.time_format))
+                    except ValueError as exc:
+                        raise RecordingError(
+                            self.path,
+                            f"time column {d.names[d.time_col]!r} near line {first_no}: {exc}; "
+                            "give the format with --time-format",
+                        ) from exc
+        except UnicodeDecodeError as exc:
+            raise RecordingError(self.path, f"not UTF-8 text: {exc.reason}") from exc
+        if not parts:
+            raise RecordingError(self.path, "no samples: no data rows")
+        x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        if not times:
+            return None, x
+        t = self._seconds(np.concatenate(times))
+        keep = getattr(self, "_repeated", None)
+        return t, (x if keep is None else np.ascontiguousarray(x[:, keep]))
+
+    def _seconds(self, raw: np.ndarray) -> np.ndarray:
+        d = self.dialect
+        name = d.names[d.time_col] if d.time_col is not None else "time"
+        bad = np.flatnonzero(~np.isfinite(raw))
+        if bad.size:
+            raise RecordingError(
+                self.path, f"time column {name!r}: value {int(bad[0]) + 1} is not finite"
+            )
+        if d.time_is_text:
+            t = raw
+        else:
+            unit = d.time_unit or decide_unit(raw, self.options.modality)
+            t = raw * SCALE[unit]
+            if d.time_unit is None:
+                self._note_unit = f"time column {name!r} read as {unit}"
+        steps = np.diff(t)
+        back = np.flatnonzero(steps < 0)
+        if back.size:
+            i = int(back[0])
+            raise RecordingError(
+                self.path,
+                f"time column {name!r} goes back at data row {i + 2}: {t[i + 1]:.9g} s after "
+                f"{t[i]:.9g} s (sort the file, or give another --time-column)",
+            )
+        repeated = np.flatnonzero(steps == 0)
+        if repeated.size:
+            keep = np.ones(t.size, dtype=bool)
+            keep[repeated + 1] = False
+            self._repeated = keep
+            self._repeat_note = (
+                f"time column {name!r}: {repeated.size} row(s) repeat the previous timestamp "
+                f"(first at data row {int(repeated[0]) + 2}): dropped"
+            )
+            t = t[keep]
+        if is_epoch(float(t[0])) or d.time_is_text:
+            start = datetime.fromtimestamp(float(t[0]), tz=UTC).isoformat(timespec="milliseconds")
+            self._start_note = f"absolute time: starts {start}; times are seconds from there"
+            t = t - t[0]
+        return t
+
+    def _locate(self, lines: list[str], first_no: int, fallback: str) -> RecordingError:
+        d = self.dialect
+        for offset, line in enumerate(lines):
+            text = line.rstrip("\r\n")
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            cells = [c.strip().strip('"') for c in text.split(d.delimiter)]
+            for i, name, _ in d.signals:
+                if i >= len(cells):
+                    return RecordingError(
+                        self.path,
+                        f"line {first_no + offset} has {len(cells)} values; column {name!r} "
+                        f"is number {i + 1} (ragged row)",
+                    )
+                cell = cells[i].replace(",", ".") if d.decimal_comma else cells[i]
+                try:
+                    float(cell)
+                except ValueError:
+                    return RecordingError(
+                        self.path,
+                        f"line {first_no + offset}, column {name!r}: {cells[i]!r} is not a number",
+                    )
+        return RecordingError(
+            self.path, f"lines {first_no}-{first_no + len(lines) - 1}: {fallback}"
+        )
+
+    # -- blocks ------------------------------------------------------------------------
+
+    def block_t0(self, index: int, start: int) -> float:
+        k = bisect.bisect_right([o for o, _ in self._segments], start) - 1
+        offset, t0 = self._segments[k]
+        return t0 + (start - offset) / self.streams[index].fs
+
+    def _chunks(self, chunk_s: float) -> Iterator[tuple[int, Float32Array]]:
+        """Every stream shares the rows: cut each span once, never across a gap."""
+        n_total = self._data.shape[1]
+        n = block_size(chunk_s, self.streams[0].fs)
+        bounds = [o for o, _ in self._segments] + [n_total]
+        for a, b in pairwise(bounds):
+            for start in range(a, b, n):
+                block = self._data[:, start : min(start + n, b)]
+                for index, members in enumerate(self._members):
+                    yield index, np.ascontiguousarray(block[list(members)])
+
+    def _release(self) -> None:
+        self._data = np.zeros((0, 0), dtype=np.float32)
