@@ -29,8 +29,16 @@ FORMATS: dict[str, str] = {
     ".hea": "wfdb",
     ".dat": "wfdb",
     ".wav": "wav",
+    ".xdf": "xdf",
+    ".xdfz": "xdf",
+    ".c3d": "c3d",
+    ".txt": "txt",
+    ".tsv": "csv",
 }
-SUPPORTED = ".csv, .edf, .bdf, .hea/.dat (WFDB, or a record name with a .hea beside it), .wav"
+SUPPORTED = (
+    ".csv/.tsv/.txt (tables), .edf, .bdf, .hea/.dat (WFDB, or a record name with a .hea "
+    "beside it), .wav, .xdf (Lab Streaming Layer), .c3d (analog channels), OpenSignals .txt"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +165,20 @@ def open_recording(
 
 
 def _open(path: Path, fmt: str, options: ReadOptions) -> Recording:
+    if fmt == "txt":
+        from monitor.io.opensignals_file import is_opensignals, open_opensignals
+
+        if is_opensignals(path):
+            return open_opensignals(path, options)
+        fmt = "csv"  # a table exported as text
+    if fmt == "xdf":
+        from monitor.io.xdf_file import open_xdf
+
+        return open_xdf(path, options)
+    if fmt == "c3d":
+        from monitor.io.c3d_file import open_c3d
+
+        return open_c3d(path, options)
     if fmt == "csv":
         from monitor.io.csv_file import open_csv
 
