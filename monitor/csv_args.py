@@ -25,7 +25,9 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-def add_csv_arguments(parser: argparse.ArgumentParser) -> None:
+def add_csv_arguments(parser: argparse.ArgumentParser, channels_flag: str = "--channels") -> None:
+    """The CSV hints as an argument group; ``channels_flag`` renames ``--channels`` where a
+    command already has one (``fatigue-sim mqtt --channels N``)."""
     group = parser.add_argument_group("CSV exports", CSV_HELP)
     group.add_argument(
         "--time-column",
@@ -45,7 +47,11 @@ def add_csv_arguments(parser: argparse.ArgumentParser) -> None:
         help="names of the columns of a file without header row ('-' skips one)",
     )
     group.add_argument(
-        "--channels", type=_names, metavar="A,B,...", help="only these signal columns"
+        channels_flag,
+        dest="csv_channels",
+        type=_names,
+        metavar="A,B,...",
+        help="only these signal columns",
     )
     group.add_argument(
         "--unit", metavar="UNIT", help="unit of every signal column (g is converted to m/s^2)"
@@ -62,7 +68,7 @@ def csv_options(args: argparse.Namespace) -> CsvOptions | None:
         time_unit=args.time_unit,
         time_format=args.time_format,
         columns=args.columns,
-        channels=args.channels,
+        channels=args.csv_channels,
         unit=args.unit,
         delimiter=args.delimiter,
     )

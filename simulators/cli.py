@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from monitor.csv_args import add_csv_arguments, csv_options
 from monitor.errors import MonitorError
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import Dropout, EmgGenerator, EmgScenario, ForceStep, RestPeriod
@@ -503,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="recording",
         type=Path,
         metavar="RECORDING",
-        help="publish a recorded file (CSV, EDF/BDF, WFDB, WAV) instead of simulated signals; "
+        help="publish a recorded file (CSV, EDF/BDF, WFDB, WAV, XDF, C3D, OpenSignals) instead "
+        "of simulated signals; "
         "its streams become sensors/{file stem}/{emg|acc}",
     )
     mq.add_argument(
@@ -512,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HZ",
         help="sample rate of a --from CSV without a time column",
     )
+    add_csv_arguments(mq, channels_flag="--csv-channels")
     mq.add_argument(
         "--times-out",
         type=Path,
@@ -600,6 +603,7 @@ def _mqtt(args: argparse.Namespace) -> int:
             per_s=args.rate,
             fmt=args.format,
             loop=args.loop,
+            csv=csv_options(args),
         )
         duration = args.duration if args.loop else None
     else:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.wire import encode_json, fmb1_header
-from monitor.io import open_recording
+from monitor.io import CsvOptions, open_recording
 from monitor.model import Modality, SampleBlock
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
@@ -216,13 +216,14 @@ def recorded_fleet(
     per_s: float = 20.0,
     fmt: str = "fmb1",
     loop: bool = False,
+    csv: CsvOptions | None = None,
 ) -> list[VirtualSensor]:
     """Virtual sensors that replay a recording file (CSV, EDF/BDF, WFDB, WAV) as live
     streams: one per stream of the file (an EMG and an ACC stream of one file become two
     topics of one sensor), ``copies`` times over for load tests (ids ``name-01``...).
     The file is read once, through the monitor's own readers, so what the sensors
     publish is exactly what ``fatigue-monitor replay`` would see."""
-    with open_recording(path, modality=modality, fs=fs) as rec:
+    with open_recording(path, modality=modality, fs=fs, csv=csv) as rec:
         parts: dict[tuple[str, str], list[npt.NDArray[np.float32]]] = {}
         for block in rec.blocks(chunk_s=10.0):
             parts.setdefault(block.stream, []).append(block.data)

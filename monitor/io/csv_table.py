@@ -112,7 +112,10 @@ class CsvTableRecording(BaseRecording):
         cols = [i for i, _, _ in d.signals]
         numeric_time = d.time_col is not None and not d.time_is_text
         use = cols + ([d.time_col] if numeric_time and d.time_col is not None else [])
-        parts: list[np.ndarray] = []
+        # Filled in place: a 30-min, 16-channel 2 kHz export is 230 MB as float32, and
+        # concatenating batches would hold it twice.
+        x = np.empty((len(cols), _count_lines(self.path)), dtype=np.float32)
+        filled = 0
         times: list[np.ndarray] = []
         try:
             for first_no, raw in self._lines():
@@ -135,7 +138,8 @@ class CsvTableRecording(BaseRecording):
                     )
                 except ValueError as exc:
                     raise self._locate(raw, first_no, str(exc)) from exc
-                parts.append(arr[:, : len(cols)].T.astype(np.float32))
+                x[:, filled : filled + arr.shape[0]] = arr[:, : len(cols)].T
+                filled += arr.shape[0]
                 if numeric_time:
                     times.append(arr[:, len(cols)])
                 elif d.time_is_text and d.time_col is not None:
@@ -154,9 +158,9 @@ class CsvTableRecording(BaseRecording):
                         ) from exc
         except UnicodeDecodeError as exc:
             raise RecordingError(self.path, f"not UTF-8 text: {exc.reason}") from exc
-        if not parts:
+        if not filled:
             raise RecordingError(self.path, "no samples: no data rows")
-        x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        x = x[:, :filled]
         if not times:
             return None, x
         t = self._seconds(np.concatenate(times))
@@ -249,3 +253,13 @@ class CsvTableRecording(BaseRecording):
 
     def _release(self) -> None:
         self._data = np.zeros((0, 0), dtype=np.float32)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in the file (newlines, plus an unterminated last line): at least the rows."""
+    count, last = 0, b""
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            count += block.count(b"\n")
+            last = block
+    return count + (1 if last and not last.endswith(b"\n") else 0)

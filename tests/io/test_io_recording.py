@@ -22,13 +22,13 @@ def test_missing_file(tmp_path: Path) -> None:
     assert str(info.value).startswith(str(tmp_path / "nope.csv"))
 
 
-@pytest.mark.parametrize("name", ["rec.txt", "rec.mat", "REC"])
+@pytest.mark.parametrize("name", ["rec.xlsx", "rec.mat", "REC"])
 def test_unknown_extension_lists_the_supported_ones(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text("x\n")
     with pytest.raises(RecordingError, match="unknown file type") as info:
         open_recording(path)
-    for ext in (".csv", ".edf", ".bdf", ".hea", ".wav"):
+    for ext in (".csv", ".edf", ".bdf", ".hea", ".wav", ".xdf", ".c3d", ".txt"):
         assert ext in info.value.problem
 
 
