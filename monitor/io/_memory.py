@@ -18,21 +18,23 @@ import numpy as np
 
 from monitor.errors import RecordingError
 from monitor.io._base import BaseRecording, Float32Array, block_size
-from monitor.io.csv_time import Segment
 from monitor.io.recording import ReadOptions, StreamInfo
 from monitor.model import Modality
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryStream:
-    """One source stream: its uniform segments (channels x samples each) and metadata."""
+    """One source stream: its samples (channels x n) in uniform segments that start at
+    sample ``offsets[k]`` and time ``t0s[k]`` (s), and its metadata."""
 
     name: str
     modality: Modality
     fs: float
     channels: tuple[str, ...]
     unit: str
-    segments: tuple[Segment, ...]
+    data: Float32Array
+    offsets: tuple[int, ...] = (0,)
+    t0s: tuple[float, ...] = (0.0,)
 
 
 class MemoryRecording(BaseRecording):
@@ -61,15 +63,10 @@ class MemoryRecording(BaseRecording):
             while (sensor, s.modality) in seen:
                 sensor += "_"
             seen.add((sensor, s.modality))
-            data = (
-                s.segments[0].data
-                if len(s.segments) == 1
-                else np.concatenate([g.data for g in s.segments], axis=1)
-            )
-            offsets = np.cumsum([0] + [g.data.shape[1] for g in s.segments])[:-1]
+            data = s.data
             self._data.append(np.ascontiguousarray(data, dtype=np.float32))
-            self._offsets.append([int(o) for o in offsets])
-            self._t0s.append([g.t0 for g in s.segments])
+            self._offsets.append(list(s.offsets))
+            self._t0s.append(list(s.t0s))
             infos.append(
                 StreamInfo(
                     sensor=sensor,
@@ -78,7 +75,7 @@ class MemoryRecording(BaseRecording):
                     channels=s.channels,
                     unit=s.unit,
                     n_samples=int(data.shape[1]),
-                    t0=s.segments[0].t0,
+                    t0=s.t0s[0],
                 )
             )
         self.streams = tuple(infos)

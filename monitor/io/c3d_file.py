@@ -18,7 +18,6 @@ import numpy as np
 from monitor.errors import RecordingError
 from monitor.io._memory import MemoryRecording, MemoryStream
 from monitor.io.csv_table import ACC_UNITS
-from monitor.io.csv_time import Segment
 from monitor.io.recording import ReadOptions
 from monitor.model import Modality
 
@@ -78,7 +77,8 @@ def open_c3d(path: Path, options: ReadOptions) -> MemoryRecording:
                 rate,
                 tuple(labels[i] for i in members),
                 out_unit,
-                (Segment(t0, block),),
+                block,
+                t0s=(t0,),
             )
         )
     return MemoryRecording(path, options, streams, notes)

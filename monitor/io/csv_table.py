@@ -21,11 +21,20 @@ import numpy as np
 from monitor.errors import RecordingError
 from monitor.io._base import BaseRecording, ChannelSpec, Float32Array, block_size, plan_streams
 from monitor.io.csv_dialect import Dialect
-from monitor.io.csv_time import SCALE, dates_to_seconds, decide_unit, is_epoch, to_uniform
+from monitor.io.csv_time import (
+    SCALE,
+    dates_to_seconds,
+    decide_unit,
+    is_epoch,
+    span_rate,
+    to_uniform,
+)
 from monitor.io.recording import ReadOptions
 
 #: Lines per parsed batch.
 BATCH_LINES = 65536
+#: Past this share of repeated timestamps the clock is coarser than the sampling.
+COARSE_SHARE = 0.05
 G = 9.80665
 #: Accelerometer units converted to m/s^2 on reading, and the factor.
 ACC_UNITS = {"g": G, "mg": G * 1e-3, "m/s^2": 1.0, "m/s²": 1.0, "m/s2": 1.0, "ms^-2": 1.0}
@@ -68,22 +77,21 @@ class CsvTableRecording(BaseRecording):
                 raise RecordingError(
                     path, "no time column, so the sample rate is unknown: needs --fs"
                 )
-            fs, segments = options.fs, [(0, 0.0)]
+            offsets: tuple[int, ...] = (0,)
+            t0s: tuple[float, ...] = (0.0,)
+            fs = options.fs
             data = x
+        elif getattr(self, "_coarse", False):
+            fs = options.fs or span_rate(t)
+            data, offsets, t0s = x, (0,), (float(t[0]),)
         else:
             timing = to_uniform(t, x, options.fs)
-            fs = timing.fs
             if timing.note:
                 notes.append(timing.note)
-            offsets = np.cumsum([0] + [s.data.shape[1] for s in timing.segments])
-            segments = [(int(o), s.t0) for o, s in zip(offsets, timing.segments, strict=False)]
-            data = (
-                timing.segments[0].data
-                if len(timing.segments) == 1
-                else np.concatenate([s.data for s in timing.segments], axis=1)
-            )
+            fs, data, offsets, t0s = timing.fs, timing.data, timing.offsets, timing.t0s
         self._data = data
-        self._segments = segments
+        self._offsets = list(offsets)
+        self._t0s = list(t0s)
         n = data.shape[1]
         specs = [
             ChannelSpec(name, fs, n, unit)
@@ -92,7 +100,7 @@ class CsvTableRecording(BaseRecording):
         forced = options
         if options.modality is None and len(set(modalities)) == 1 and modalities[0] == "acc":
             forced = ReadOptions(sensor=options.sensor, modality="acc", fs=options.fs)
-        self._set_plan(plan_streams(path, specs, forced, t0=segments[0][1]))
+        self._set_plan(plan_streams(path, specs, forced, t0=t0s[0]))
         self.notes = tuple(notes)
 
     # -- reading -----------------------------------------------------------------------
@@ -192,7 +200,15 @@ class CsvTableRecording(BaseRecording):
                 f"{t[i]:.9g} s (sort the file, or give another --time-column)",
             )
         repeated = np.flatnonzero(steps == 0)
-        if repeated.size:
+        if repeated.size >= 10 and repeated.size > COARSE_SHARE * t.size:
+            # The clock ticks slower than the samples come (ms stamps at 2 kHz, a phone's
+            # 10-ms clock at 200 Hz): the samples are uniform, only their stamps are not.
+            self._coarse = True
+            self._repeat_note = (
+                f"time column {name!r}: {repeated.size} of {t.size} timestamps repeat the "
+                "previous one (a clock coarser than the samples): rate from the span"
+            )
+        elif repeated.size:
             keep = np.ones(t.size, dtype=bool)
             keep[repeated + 1] = False
             self._repeated = keep
@@ -236,15 +252,14 @@ class CsvTableRecording(BaseRecording):
     # -- blocks ------------------------------------------------------------------------
 
     def block_t0(self, index: int, start: int) -> float:
-        k = bisect.bisect_right([o for o, _ in self._segments], start) - 1
-        offset, t0 = self._segments[k]
-        return t0 + (start - offset) / self.streams[index].fs
+        k = bisect.bisect_right(self._offsets, start) - 1
+        return self._t0s[k] + (start - self._offsets[k]) / self.streams[index].fs
 
     def _chunks(self, chunk_s: float) -> Iterator[tuple[int, Float32Array]]:
         """Every stream shares the rows: cut each span once, never across a gap."""
         n_total = self._data.shape[1]
         n = block_size(chunk_s, self.streams[0].fs)
-        bounds = [o for o, _ in self._segments] + [n_total]
+        bounds = [*self._offsets, n_total]
         for a, b in pairwise(bounds):
             for start in range(a, b, n):
                 block = self._data[:, start : min(start + n, b)]

@@ -15,7 +15,6 @@ segment by segment: a step longer than ``GAP_STEPS`` median steps is a gap in th
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -34,14 +33,6 @@ EPOCH_S = (1.0e9, 4.1e9)
 GAP_STEPS = 5.0
 #: Timestamps within this share of a period of a uniform grid are that grid (rounding).
 GRID_TOL = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A stretch of uniform samples: its first time (s) and its samples (channels x n)."""
-
-    t0: float
-    data: F32
 
 
 def decide_unit(t: F64, modality: str | None) -> str:
@@ -79,11 +70,14 @@ def dates_to_seconds(cells: list[str], fmt: str) -> F64:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """How a time column was turned into uniform segments, for the one-line report."""
+    """A time column turned into uniform samples: ``data`` (channels x n) in segments that
+    start at sample ``offsets[k]`` and time ``t0s[k]`` (s); gaps lie between segments."""
 
     fs: float
     uniform: bool
-    segments: tuple[Segment, ...]
+    data: F32
+    offsets: tuple[int, ...]
+    t0s: tuple[float, ...]
     note: str
 
 
@@ -101,11 +95,17 @@ def uniform_rate(t: F64) -> float | None:
     return fs
 
 
+def span_rate(t: F64) -> float:
+    """The rate from the span of the timestamps (a clock coarser than the sample period)."""
+    fs = float((t.size - 1) / (t[-1] - t[0]))
+    return float(round(fs)) if math.isclose(fs, round(fs), rel_tol=1e-3) else fs
+
+
 def to_uniform(t: F64, x: F32, fs: float | None) -> Timing:
     """``x`` (channels x n) sampled at increasing times ``t`` (s) as uniform segments."""
     rate = uniform_rate(t)
     if rate is not None and (fs is None or math.isclose(rate, fs, rel_tol=1e-3)):
-        return Timing(fs or rate, True, (Segment(float(t[0]), x),), "")
+        return Timing(fs or rate, True, x, (0,), (float(t[0]),), "")
     steps = np.diff(t)
     step = float(np.median(steps))
     if fs is None:
@@ -113,24 +113,25 @@ def to_uniform(t: F64, x: F32, fs: float | None) -> Timing:
         fs = float(round(fs)) if abs(fs - round(fs)) < 0.02 * fs else round(fs, 2)
     gap = max(GAP_STEPS * step, 2.5 / fs)
     cuts = np.flatnonzero(steps > gap) + 1
-    bounds = [0, *cuts.tolist(), t.size]
-    segments: list[Segment] = []
-    for a, b in itertools.pairwise(bounds):
-        ts = t[a:b]
-        n = math.floor((ts[-1] - ts[0]) * fs + 1e-9) + 1
-        grid = ts[0] + np.arange(n) / fs
-        data = np.empty((x.shape[0], n), dtype=np.float32)
-        for c in range(x.shape[0]):  # per channel: a handful of columns, each vectorised
-            data[c] = np.interp(grid, ts, x[c, a:b].astype(np.float64))
-        segments.append(Segment(float(ts[0]), data))
+    first = np.concatenate([[0], cuts])
+    last = np.concatenate([cuts - 1, [t.size - 1]])
+    starts = t[first]
+    counts = np.floor((t[last] - starts) * fs + 1e-9).astype(np.int64) + 1
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # Every segment's grid at once: its start plus its own sample index over fs. Each grid
+    # point lies within its segment's timestamps, so one interpolation over the whole
+    # column never reaches across a gap.
+    within = np.arange(int(counts.sum())) - np.repeat(offsets, counts)
+    grid = np.repeat(starts, counts) + within / fs
+    data = np.empty((x.shape[0], grid.size), dtype=np.float32)
+    for c in range(x.shape[0]):  # per channel: a handful of columns, each vectorised
+        data[c] = np.interp(grid, t, x[c].astype(np.float64))
     p = np.percentile(steps, [1, 50, 99]) * 1e3
     note = (
         f"irregular time steps ({p[0]:.3g}-{p[2]:.3g} ms, median {p[1]:.3g} ms): resampled to "
         f"{fs:g} Hz by linear interpolation"
-        + (
-            f"; {len(segments) - 1} gap(s) longer than {gap * 1e3:.0f} ms kept as gaps"
-            if len(segments) > 1
-            else ""
-        )
+        + (f"; {cuts.size} gap(s) longer than {gap * 1e3:.0f} ms kept as gaps" if cuts.size else "")
     )
-    return Timing(fs, False, tuple(segments), note)
+    return Timing(
+        fs, False, data, tuple(int(o) for o in offsets), tuple(float(v) for v in starts), note
+    )

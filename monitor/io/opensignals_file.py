@@ -21,7 +21,6 @@ import numpy as np
 
 from monitor.errors import RecordingError
 from monitor.io._memory import MemoryRecording, MemoryStream
-from monitor.io.csv_time import Segment
 from monitor.io.recording import ReadOptions
 from monitor.model import Modality
 
@@ -110,7 +109,7 @@ def open_opensignals(path: Path, options: ReadOptions) -> MemoryRecording:
                     fs,
                     tuple(lb for _, lb, _ in members),
                     unit,
-                    (Segment(0.0, x.astype(np.float32)),),
+                    x.astype(np.float32),
                 )
             )
         col0 += len(columns)

@@ -121,6 +121,15 @@ def open_xdf(path: Path, options: ReadOptions) -> MemoryRecording:
         if timing.note:
             notes.append(f"stream {name!r}: {timing.note}")
         streams.append(
-            MemoryStream(name, modality, timing.fs, tuple(labels), unit, timing.segments)
+            MemoryStream(
+                name,
+                modality,
+                timing.fs,
+                tuple(labels),
+                unit,
+                timing.data,
+                timing.offsets,
+                timing.t0s,
+            )
         )
     return MemoryRecording(path, options, streams, notes)

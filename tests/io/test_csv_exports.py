@@ -265,3 +265,19 @@ def test_no_window_spans_a_gap_in_a_replayed_export(tmp_path: Path) -> None:
     window = Settings().dsp.acc.window_s
     assert sink.t and all(not (20.0 < tt < 30.0 + window - 1e-6) for tt in sink.t)
     assert any(tt > 30.0 + window for tt in sink.t)
+
+
+def test_a_clock_coarser_than_the_samples_gives_the_rate_from_the_span(tmp_path: Path) -> None:
+    # Millisecond stamps at 2 kHz: every other row repeats its stamp. The samples are
+    # uniform, their stamps are not; dropping the repeats would halve the signal.
+    x = signal(4000, 1)
+    stamps = np.floor(np.arange(4000) / 2.0)  # ms
+    path = tmp_path / "ms_clock.csv"
+    path.write_text(
+        "timestamp_ms,emg\n"
+        + "".join(f"{int(a)},{b:.6f}\n" for a, b in zip(stamps, x[0], strict=True))
+    )
+    data, _, rec = read(path)
+    assert rec.streams[0].fs == pytest.approx(2000.0, rel=1e-3)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(data, x.astype(np.float32))
+    assert any("coarser than the samples" in n for n in rec.notes)  # type: ignore[attr-defined]
