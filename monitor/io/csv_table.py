@@ -149,7 +149,7 @@ class CsvTableRecording(BaseRecording):
                 x[:, filled : filled + arr.shape[0]] = arr[:, : len(cols)].T
                 filled += arr.shape[0]
                 if numeric_time:
-                    times.append(arr[:, len(cols)])
+                    times.append(arr[:, len(cols)].copy())  # not a view: it would keep arr
                 elif d.time_is_text and d.time_col is not None:
                     cells = [
                         ln.rstrip("\r\n").split(d.delimiter)[d.time_col].strip().strip('"')
