@@ -190,6 +190,17 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
     n_cols = max(len(r) for r in rows)
     if n_cols < 1:
         raise RecordingError(path, "no columns")
+    # A row of units under the header (lab software: "s, mV, mV"): no cell a number while
+    # the rows below are numbers. Its cells become the columns' units.
+    unit_row: list[str] | None = None
+    if (
+        len(rows) > 3
+        and not any(_is_number(c, decimal_comma) for c in rows[1] if c)
+        and any(_is_number(c, decimal_comma) for c in rows[2])
+        and not any(_is_number(c, decimal_comma) for c in rows[0] if c)
+    ):
+        unit_row = [c.strip("[]()") for c in rows[1]]
+        rows = [rows[0], *rows[2:]]
     data_rows = rows[1:] if len(rows) > 1 else rows
     # A column is text (a label, an activity code) when most of its cells are not numbers;
     # a numeric column with a few bad cells stays a signal, so the reader names the cell.
@@ -216,8 +227,14 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
             numeric[i] and not _is_number(c, decimal_comma) for i, c in enumerate(first) if c
         ) or (len(rows) == 1 and not all(_is_number(c, decimal_comma) for c in first))
         if header:
-            skip += 1
+            skip += 1 if unit_row is None else 2
             raw_names = first + [f"col{i + 1}" for i in range(len(first), n_cols)]
+            if unit_row is not None:
+                raw_names = [
+                    f"{n} [{u}]" if u and _UNIT_RE.match(n) is None else n
+                    for n, u in zip(raw_names, unit_row + [""] * n_cols, strict=False)
+                ]
+                notes.append("line 2 holds the columns' units: read as units")
         else:
             raw_names = [f"col{i + 1}" for i in range(n_cols)]
             notes.append(
@@ -319,7 +336,12 @@ def _time_column(
         # A numeric time column beats a date-time one (no parsing, no time zone).
         candidates.sort(key=lambda i: (not numeric[i], i))
         col = candidates[0] if candidates else None
-        if col is None and data_rows and not numeric[0] and _looks_like_date(data_rows[0][0]):
+        if (
+            col is None
+            and data_rows
+            and not numeric[0]
+            and (_looks_like_date(data_rows[0][0]) or _CLOCK_RE.match(data_rows[0][0].strip()))
+        ):
             col = 0
         if col is None and headerless and _increasing_first_column(data_rows, decimal_comma):
             col = 0
@@ -352,9 +374,16 @@ def _looks_like_date(cell: str) -> bool:
     return bool(_DATE_RE.match(cell.strip()))
 
 
+_CLOCK_RE = re.compile(r"^\d{1,2}:\d{2}:\d{2}(?P<frac>[.,:]\d+)?$")
+
+
 def _date_format(sample: str) -> str | None:
     """A strftime format for common date-time text, or "ISO8601"."""
     s = sample.strip()
+    clock = _CLOCK_RE.match(s)
+    if clock:  # a time of day without a date (loggers): times from its first sample
+        frac = clock["frac"]
+        return "%H:%M:%S" + (f"{frac[0]}%f" if frac else "")
     if re.match(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}:\d{2}:\d+$", s):
         sep = "T" if "T" in s else " "
         return f"%Y-%m-%d{sep}%H:%M:%S:%f"  # milliseconds after a colon (phone exports)

@@ -218,7 +218,12 @@ class CsvTableRecording(BaseRecording):
             )
             t = t[keep]
         if is_epoch(float(t[0])) or d.time_is_text:
-            start = datetime.fromtimestamp(float(t[0]), tz=UTC).isoformat(timespec="milliseconds")
+            when = datetime.fromtimestamp(float(t[0]), tz=UTC)
+            start = (
+                when.time().isoformat(timespec="milliseconds") + " (a time of day)"
+                if when.year == 1900
+                else when.isoformat(timespec="milliseconds")
+            )
             self._start_note = f"absolute time: starts {start}; times are seconds from there"
             t = t - t[0]
         return t

@@ -281,3 +281,21 @@ def test_a_clock_coarser_than_the_samples_gives_the_rate_from_the_span(tmp_path:
     assert rec.streams[0].fs == pytest.approx(2000.0, rel=1e-3)  # type: ignore[attr-defined]
     np.testing.assert_array_equal(data, x.astype(np.float32))
     assert any("coarser than the samples" in n for n in rec.notes)  # type: ignore[attr-defined]
+
+
+def test_a_units_row_under_the_header_and_a_time_of_day_column(tmp_path: Path) -> None:
+    # Lab software: names, then units, then rows stamped with the time of day.
+    x = signal(1000, 2)
+    clock = [f"14:58:{i // 100:02d}.{(i % 100) * 10:03d}" for i in range(1000)]
+    path = tmp_path / "lab.csv"
+    path.write_text(
+        "Clock,EMG L,EMG R\n-,mV,mV\n"
+        + "".join(f"{c},{a:.6f},{b:.6f}\n" for c, a, b in zip(clock, *x, strict=True))
+    )
+    data, starts, rec = read(path)
+    (info,) = rec.streams  # type: ignore[attr-defined]
+    assert info.fs == 100.0 and info.unit == "mV" and info.channels == ("EMG L", "EMG R")
+    assert starts[0] == 0.0
+    np.testing.assert_array_equal(data, x.astype(np.float32))
+    notes = " | ".join(rec.notes)  # type: ignore[attr-defined]
+    assert "units" in notes and "14:58:00.000 (a time of day)" in notes
