@@ -7,6 +7,7 @@ nothing the user typed should ever produce a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -17,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from monitor.config import load_settings
+from monitor.config import LslStream, load_settings
 from monitor.csv_args import add_csv_arguments, csv_options
 from monitor.errors import MonitorError
 from monitor.io.recording import StreamInfo
@@ -62,6 +63,7 @@ examples:
   fatigue-monitor run --config site.toml            # see config/default.toml, [mqtt] [service]
   FATIGUE_MONITOR__MQTT__USERNAME=lab fatigue-monitor run --broker mqtts://broker.lab:8883
   fatigue-monitor run --config config/examples/ble-polar-h10.toml --broker mqtt://HOST:1883
+  fatigue-monitor run --broker mqtt://127.0.0.1:1883 --lsl "type='EMG'" --lsl "name='IMU'"
 
 The dashboard is at http://HOST:PORT/ (127.0.0.1:8080 by default; docs/api.md). On a
 shared machine prefer FATIGUE_MONITOR__SERVICE__TOKEN to --token: other users can read
@@ -179,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", metavar="H", help="dashboard API address (service.host)")
     run.add_argument("--port", type=int, metavar="N", help="dashboard API port (service.port)")
     run.add_argument("--token", metavar="T", help="bearer token for the API (service.token)")
+    run.add_argument(
+        "--lsl",
+        action="append",
+        metavar="PREDICATE",
+        help="ingest a Lab Streaming Layer stream, e.g. \"type='EMG'\" (repeatable; adds to "
+        "lsl.streams); events then also go out as an LSL marker stream",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -570,6 +579,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.db is not None:
         overrides["service.db"] = str(args.db)
     settings = load_settings(args.config, overrides)
+    if args.lsl:
+        streams = [*settings.lsl.streams, *(LslStream(predicate=p) for p in args.lsl)]
+        settings = dataclasses.replace(
+            settings, lsl=dataclasses.replace(settings.lsl, streams=tuple(streams))
+        )
+        settings.validate()
     if not settings.mqtt.broker:
         raise MonitorError(
             "no MQTT broker: pass --broker mqtt://HOST:PORT, set mqtt.broker, or try "

@@ -287,6 +287,39 @@ _SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
+class LslStream:
+    """One Lab Streaming Layer stream to ingest: an LSL predicate (``type='EMG'``,
+    ``name='Delsys'``), and optionally the sensor id (default: the stream's name) and the
+    modality (default: from the stream type)."""
+
+    predicate: str
+    sensor: str | None = None
+    modality: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LslSettings:
+    streams: tuple[LslStream, ...] = ()
+    resolve_timeout_s: float = 2.0
+    stall_s: float = 5.0
+    backoff_max_s: float = 10.0
+    #: Publish events as an LSL marker stream (always on when streams are configured).
+    event_outlet: bool = False
+
+    def validate(self, key: str) -> None:
+        for name in ("resolve_timeout_s", "stall_s", "backoff_max_s"):
+            _positive(f"{key}.{name}", getattr(self, name))
+        for i, st in enumerate(self.streams):
+            at = f"{key}.streams[{i}]"
+            if not st.predicate.strip():
+                raise ConfigError(f"{at}.predicate", st.predicate, "an LSL predicate")
+            if st.sensor is not None and not _SENSOR_ID.match(st.sensor):
+                raise ConfigError(f"{at}.sensor", st.sensor, "1-64 of A-Z a-z 0-9 _ . : -")
+            if st.modality not in (None, "emg", "acc"):
+                raise ConfigError(f"{at}.modality", st.modality, "emg or acc")
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerUrl:
     """A broker URL's parts. ``password`` never appears in ``repr`` or logs: print
     ``redact_url(url)`` instead of the URL."""
@@ -358,6 +391,7 @@ class Settings:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     ble: BleSettings = field(default_factory=BleSettings)
+    lsl: LslSettings = field(default_factory=LslSettings)
 
     def validate(self, key: str = "") -> None:
         self.dsp.validate("dsp")
@@ -366,6 +400,7 @@ class Settings:
         self.mqtt.validate("mqtt")
         self.service.validate("service")
         self.ble.validate("ble")
+        self.lsl.validate("lsl")
 
 
 def _positive(key: str, value: float) -> None:

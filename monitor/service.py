@@ -30,6 +30,7 @@ from monitor.sinks.hub import LiveHub
 from monitor.sinks.mqtt import MqttPublisher
 from monitor.sinks.store import Store
 from monitor.sources.ble import DEFAULT_BACKEND, BleBackend, BleSource
+from monitor.sources.lsl import LslEventOutlet, LslSource
 from monitor.sources.mqtt import Backoff, MqttLink
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class Service:
         # BLE devices of [[ble.devices]]; the backend is injectable (tests: bumble).
         self.ble_backend = ble_backend
         self.ble_sources: list[BleSource] = []
+        self.lsl_sources: list[LslSource] = []
+        self.lsl_outlet: LslEventOutlet | None = None
         self.hub = LiveHub()
         self.api: ApiServer | None = None
         self.statuses = StreamStatuses()  # for the API's sensor list, kept by the ticker
@@ -89,6 +92,11 @@ class Service:
             )
             for i, dev in enumerate(s.ble.devices)
         ]
+        self.lsl_sources = [
+            LslSource(spec, s.lsl, on_lost=self.pipeline.mark_lost) for spec in s.lsl.streams
+        ]
+        if s.lsl.streams or s.lsl.event_outlet:
+            self.lsl_outlet = LslEventOutlet()
         if s.service.api:
             self._bind_api()
         pending = len(self.store.unpublished(limit=10_000))
@@ -157,6 +165,8 @@ class Service:
             tg.create_task(self._stats(), name="stats")
             for source in self.ble_sources:
                 tg.create_task(self._ble(source), name=f"ble-{source.sensor}")
+            for lsl in self.lsl_sources:
+                tg.create_task(self._lsl(lsl), name=f"lsl-{lsl.spec.predicate}")
             if self.api is not None:
                 tg.create_task(self.api.serve(), name="api")
 
@@ -185,6 +195,30 @@ class Service:
                 log.error(
                     "BLE device %s failed (%s: %s); restarting it in %.1f s",
                     source.sensor,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                pipeline.mark_lost(source.sensor)
+                await asyncio.sleep(delay)
+
+    async def _lsl(self, source: LslSource) -> None:
+        """One LSL stream's blocks into the pipeline's queue; the source resolves again
+        by itself when its outlet goes, and any other error restarts it (logged)."""
+        pipeline, _, _, _ = self._parts()
+        backoff = Backoff(cap=self.settings.lsl.backoff_max_s)
+        while True:
+            try:
+                async with source:
+                    async for block in source:
+                        pipeline.submit_block(block)
+                        backoff.reset()
+                return
+            except Exception as exc:
+                delay = backoff.next()
+                log.error(
+                    "LSL stream %s failed (%s: %s); restarting it in %.1f s",
+                    source.spec.predicate,
                     type(exc).__name__,
                     exc,
                     delay,
@@ -242,6 +276,11 @@ class Service:
         states = sensor_states(detectors, {sensor for sensor, _ in keys})
         publisher.offer(result.frames, states)
         self.hub.offer(result.frames, result.events)
+        if self.lsl_outlet is not None and result.events:
+            try:
+                self.lsl_outlet.push([e.to_json() for e in result.events])
+            except Exception as exc:  # the marker stream is a copy: never the monitoring
+                self._store_warn.warn("lsl-outlet", "-", f"LSL event outlet: {exc}")
         # The latest frame of every stream is stored once per features_store_every_s,
         # a round-robin slice per tick (500 streams in one insert held a tick up by 40 ms).
         self._unstored.update({(f.sensor, f.modality): f for f in result.frames})
@@ -336,6 +375,11 @@ class Service:
             **(
                 {"ble": {b.sensor: b.status() for b in self.ble_sources}}
                 if self.ble_sources
+                else {}
+            ),
+            **(
+                {"lsl": {x.spec.predicate: x.status() for x in self.lsl_sources}}
+                if self.lsl_sources
                 else {}
             ),
         }
