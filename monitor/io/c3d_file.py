@@ -27,7 +27,7 @@ _ACC_RE = re.compile(r"acc", re.IGNORECASE)
 
 def open_c3d(path: Path, options: ReadOptions) -> MemoryRecording:
     try:
-        import ezc3d  # type: ignore[import-untyped]
+        import ezc3d
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise RecordingError(path, "reading C3D needs ezc3d (pip install ezc3d)") from exc
     try:

@@ -56,7 +56,7 @@ def is_epoch(t0_s: float) -> bool:
 
 def dates_to_seconds(cells: list[str], fmt: str) -> F64:
     """Date-time text to seconds since 1970 (naive times are taken as UTC)."""
-    import pandas as pd  # type: ignore[import-untyped]  # only for files with date-time text: pandas costs ~1 s to import
+    import pandas as pd  # only for files with date-time text: pandas costs ~1 s to import
 
     parsed = pd.to_datetime(pd.Series(cells), format=fmt, utc=True, errors="coerce")
     bad = parsed.isna().to_numpy()

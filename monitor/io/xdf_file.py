@@ -67,7 +67,7 @@ def _modality(kind: str, labels: list[str], forced: Modality | None) -> Modality
 
 def open_xdf(path: Path, options: ReadOptions) -> MemoryRecording:
     try:
-        import pyxdf  # type: ignore[import-untyped]
+        import pyxdf
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise RecordingError(path, "reading XDF needs pyxdf (pip install pyxdf)") from exc
     # pyxdf narrates every step at INFO and warns about files without clock offsets
