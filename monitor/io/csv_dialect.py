@@ -140,6 +140,15 @@ def is_time_name(name: str) -> bool:
 def _delimiter(lines: list[str], given: str | None) -> str:
     if given is not None:
         return "\t" if given in ("tab", "\\t") else given
+    # A tab or a ';' that splits (nearly) every line alike is the separator: those are never
+    # part of a number, while a ',' may be a decimal comma.
+    for d in ("\t", ";"):
+        # (a ';' closing every line, as in WISDM's ','-separated rows, separates nothing)
+        counts = [len(_cells(line.rstrip().removesuffix(d), d)) for line in lines]
+        if counts and min(counts) >= 2:
+            common = max(set(counts), key=counts.count)
+            if counts.count(common) >= 0.9 * len(counts):
+                return d
     best, best_score = ",", -1
     for d in DELIMITERS:
         counts = [len(_cells(line, d)) for line in lines]
@@ -157,18 +166,29 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
     """The dialect of a CSV whose first lines are ``head`` (see the module docstring)."""
     notes: list[str] = []
     skip = 0
-    body: list[str] = []
-    for line in head:
-        stripped = line.strip()
-        if not body and (not stripped or stripped.startswith("#")):
-            skip += 1
-            continue
-        if stripped.startswith("#") or not stripped:
-            continue
-        body.append(line)
-    if not body:
+    indexed = [
+        (i, line)
+        for i, line in enumerate(head)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not indexed:
         raise RecordingError(path, "no rows: only comments or blank lines")
-    delimiter = _delimiter(body[: min(len(body), 50)], options.delimiter)
+    # The table is what the last sniffed lines look like; lines before its first line of
+    # that many columns are a preamble (logger metadata: serial number, start time, ...).
+    tail = [line for _, line in indexed[-50:]]
+    delimiter = _delimiter(tail, options.delimiter)
+    counts = [len(_cells(line, delimiter)) for line in tail]
+    width = max(set(counts), key=counts.count)
+    start = 0
+    if len(indexed) >= 10:  # too few lines to tell a preamble from ragged rows
+        start = next(
+            (k for k, (_, line) in enumerate(indexed) if len(_cells(line, delimiter)) == width),
+            0,
+        )
+    if start:
+        notes.append(f"{start} line(s) of preamble before the table skipped")
+    skip = indexed[start][0]
+    body = [line for _, line in indexed[start:]]
     trailing = ""
     ends = {line.rstrip("\r\n").rstrip()[-1:] for line in body[1:] or body}
     if len(ends) == 1 and (end := ends.pop()) in ";," and end != delimiter:
@@ -340,7 +360,7 @@ def _time_column(
             col is None
             and data_rows
             and not numeric[0]
-            and (_looks_like_date(data_rows[0][0]) or _CLOCK_RE.match(data_rows[0][0].strip()))
+            and _date_format(data_rows[0][0]) is not None
         ):
             col = 0
         if col is None and headerless and _increasing_first_column(data_rows, decimal_comma):
@@ -374,12 +394,21 @@ def _looks_like_date(cell: str) -> bool:
     return bool(_DATE_RE.match(cell.strip()))
 
 
+_SLASH_DATE_RE = re.compile(
+    r"^(?P<a>\d{1,2})/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}(?P<frac>[.,:]\d+)?$"
+)
 _CLOCK_RE = re.compile(r"^\d{1,2}:\d{2}:\d{2}(?P<frac>[.,:]\d+)?$")
 
 
 def _date_format(sample: str) -> str | None:
     """A strftime format for common date-time text, or "ISO8601"."""
     s = sample.strip()
+    slash = _SLASH_DATE_RE.match(s)
+    if slash:  # 3/21/2019 14:58:00.500 (ActiGraph, Excel); times are relative, so only a
+        # recording across midnight would care whether it is month or day first
+        first = "%d/%m/%Y" if int(slash["a"]) > 12 else "%m/%d/%Y"
+        frac = slash["frac"]
+        return f"{first} %H:%M:%S" + (f"{frac[0]}%f" if frac else "")
     clock = _CLOCK_RE.match(s)
     if clock:  # a time of day without a date (loggers): times from its first sample
         frac = clock["frac"]

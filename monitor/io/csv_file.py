@@ -41,6 +41,7 @@ from monitor.io._base import (
 from monitor.io.csv_dialect import SNIFF_LINES, CsvOptions, Dialect, sniff
 from monitor.io.csv_time import uniform_rate
 from monitor.io.recording import ReadOptions
+from monitor.model import modality_for_channel
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -351,6 +352,11 @@ def _plain(dialect: Dialect, options: ReadOptions, head: list[str]) -> bool:
         return False
     if len(dialect.signals) + (dialect.time_col is not None) != dialect.n_cols:
         return False
+    if any(
+        unit is None and (options.modality or modality_for_channel(name)) == "acc"
+        for _, name, unit in dialect.signals
+    ):
+        return False  # unitless axes: the whole-file reader tells g from m/s^2 by gravity
     if dialect.time_col is None:
         return True
     if dialect.time_is_text or dialect.names[dialect.time_col].lower() != "time":

@@ -60,10 +60,18 @@ class CsvTableRecording(BaseRecording):
             if text:
                 notes.append(text)
         modalities = [modality_of(n, u, options.modality) for _, n, u in dialect.signals]
+        gravity_unit = _unit_from_gravity(x, dialect, modalities)
+        if gravity_unit is not None:
+            notes.append(
+                f"accelerometer without a unit: |a| at rest is {gravity_unit[1]:.3g}, "
+                f"so the values are in {gravity_unit[0]} (--unit to say otherwise)"
+            )
         units: list[str | None] = []
         for row, ((_, name, unit), modality) in enumerate(
             zip(dialect.signals, modalities, strict=True)
         ):
+            if modality == "acc" and unit is None and gravity_unit is not None:
+                unit = gravity_unit[0]
             factor = ACC_UNITS.get((unit or "").strip().lower()) if modality == "acc" else None
             if factor is not None and factor != 1.0:
                 x[row] *= np.float32(factor)
@@ -283,3 +291,30 @@ def _count_lines(path: Path) -> int:
             count += block.count(b"\n")
             last = block
     return count + (1 if last and not last.endswith(b"\n") else 0)
+
+
+def _unit_from_gravity(
+    x: Float32Array, dialect: Dialect, modalities: list[str]
+) -> tuple[str, float] | None:
+    """The unit of three accelerometer axes given without one, from gravity: at rest the
+    vector's magnitude is 1 g whatever the orientation, so its median over the recording
+    says g (~1), mg (~1000) or m/s^2 (~9.8). None when no unit can be told that way (no
+    three unitless axes, or a median that is none of those)."""
+    rows = [
+        r
+        for r, ((_, _, unit), modality) in enumerate(zip(dialect.signals, modalities, strict=True))
+        if modality == "acc" and unit is None
+    ]
+    if len(rows) != 3 or x.shape[1] == 0:
+        return None
+    step = max(1, x.shape[1] // 100_000)
+    axes = x[rows, ::step].astype(np.float64)
+    magnitude = np.sqrt(np.sum(axes * axes, axis=0))
+    g = float(np.median(magnitude))
+    q1, q3 = np.percentile(magnitude, [25, 75])
+    if not g > 0 or (q3 - q1) / g > 0.3:
+        return None  # not dominated by gravity (gravity removed, or hard movement)
+    for unit, lo, hi in (("g", 0.7, 1.4), ("mg", 700.0, 1400.0), ("m/s^2", 7.0, 13.0)):
+        if lo <= g <= hi:
+            return unit, g
+    return None

@@ -299,3 +299,63 @@ def test_a_units_row_under_the_header_and_a_time_of_day_column(tmp_path: Path) -
     np.testing.assert_array_equal(data, x.astype(np.float32))
     notes = " | ".join(rec.notes)  # type: ignore[attr-defined]
     assert "units" in notes and "14:58:00.000 (a time of day)" in notes
+
+
+def actigraph_like(tmp_path: Path, scale: float) -> tuple[Path, np.ndarray]:
+    """A wrist logger's raw export: ten lines of metadata, then the table, timestamps as
+    M/d/yyyy, axes in g (scale 1) or m/s^2 (scale 9.80665), no unit in the header."""
+    rng = np.random.default_rng(6)
+    n = 900
+    g_dir = np.array([0.1, -0.2, 0.97])
+    x = (g_dir[:, None] / np.linalg.norm(g_dir) + 0.02 * rng.standard_normal((3, n))) * scale
+    x = np.round(x, 4)
+    preamble = [
+        "------------ Data File Created By ActiGraph GT3X+ ActiLife v6.13.3 at 30 Hz -----",
+        "Serial Number: MOS2D12345678",
+        "Start Time 14:58:00",
+        "Start Date 3/21/2019",
+        "Epoch Period (hh:mm:ss) 00:00:00",
+        "Download Time 10:00:00",
+        "Download Date 3/22/2019",
+        "Current Memory Address: 0",
+        "Current Battery Voltage: 4.18     Mode = 12",
+        "--------------------------------------------------",
+    ]
+    rows = []
+    for i in range(n):
+        ms = round(i * 1000 / 30)
+        stamp = f"3/21/2019 14:{58 + ms // 60000}:{(ms // 1000) % 60:02d}.{ms % 1000:03d}"
+        rows.append(f"{stamp},{x[0, i]},{x[1, i]},{x[2, i]}")
+    path = tmp_path / "wrist.csv"
+    path.write_text(
+        "\n".join([*preamble, "Timestamp,Accelerometer X,Accelerometer Y,Accelerometer Z", *rows])
+        + "\n"
+    )
+    return path, x
+
+
+@pytest.mark.parametrize(("scale", "unit"), [(1.0, "g"), (G, "m/s^2")])
+def test_a_logger_preamble_slash_dates_and_the_unit_told_by_gravity(
+    tmp_path: Path, scale: float, unit: str
+) -> None:
+    # Before: "line 1 must be a header row"; and axes in g were taken for m/s^2.
+    path, x = actigraph_like(tmp_path, scale)
+    data, starts, rec = read(path)
+    (info,) = rec.streams  # type: ignore[attr-defined]
+    assert info.modality == "acc" and info.unit == "m/s^2"
+    assert info.fs == pytest.approx(30.0, rel=0.01) and starts[0] == 0.0
+    np.testing.assert_allclose(data, (x * (G / scale)).astype(np.float32), rtol=1e-5)
+    notes = " | ".join(rec.notes)  # type: ignore[attr-defined]
+    assert "preamble" in notes and f"values are in {unit} " in notes
+
+
+def test_gravity_free_acceleration_is_not_taken_for_g(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    x = np.round(0.6 * rng.standard_normal((3, 2000)), 4)  # linear acceleration, m/s^2
+    path = tmp_path / "linear.csv"
+    path.write_text(
+        "time,acc_x,acc_y,acc_z\n"
+        + "".join(f"{i / 100},{a},{b},{c}\n" for i, (a, b, c) in enumerate(zip(*x, strict=True)))
+    )
+    data, _, _rec = read(path)
+    np.testing.assert_allclose(data, x.astype(np.float32), rtol=1e-6)
