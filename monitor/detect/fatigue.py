@@ -324,6 +324,8 @@ class FatigueChannel:
         self.last_t = w.t
         if gap:
             self._discontinuity(gap=True)  # a hole in the stream: the electrode may have moved
+            self.held.clear()  # a contraction does not span a gap
+            self.active_run = 0
         idx = spectral_index(w.mdf, w.mnf)
         if not w.good or not (w.rms > 0 and math.isfinite(idx)):
             if not w.contact:

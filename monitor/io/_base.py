@@ -40,6 +40,8 @@ class ChannelSpec:
     fs: float
     n_samples: int
     unit: str | None = None
+    #: The modality the file states (a unit in g, a sensor type); None: from the name.
+    modality: Modality | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ def plan_streams(
     names = _unique_names([c.name for c in channels])
     groups: dict[tuple[Modality, float, str], list[int]] = {}
     for i, (name, spec) in enumerate(zip(names, channels, strict=True)):
-        modality = options.modality or modality_for_channel(name)
+        modality = options.modality or spec.modality or modality_for_channel(name)
         unit = spec.unit if spec.unit is not None else DEFAULT_UNITS[modality]
         groups.setdefault((modality, spec.fs, unit), []).append(i)
 

@@ -12,6 +12,7 @@ Numbers are never converted here; that is the reader's job, batch by batch.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import re
 from dataclasses import dataclass
@@ -103,7 +104,21 @@ class Dialect:
 
 
 def _cells(line: str, delimiter: str) -> list[str]:
-    return [c.strip().strip('"').strip() for c in line.rstrip("\r\n").split(delimiter)]
+    """A line's cells; a quoted cell may hold the delimiter (``"a, b"``)."""
+    text = line.rstrip("\r\n")
+    if '"' in text:
+        row = next(csv.reader([text], delimiter=delimiter), [])
+        return [c.strip() for c in row] or [""]
+    return [c.strip() for c in text.split(delimiter)]
+
+
+def _width(line: str, delimiter: str) -> int:
+    """Cells of a line without empty trailing ones (a separator some exports put at the
+    end of data rows but not of the header, or the reverse)."""
+    cells = _cells(line, delimiter)
+    while len(cells) > 1 and cells[-1] == "":
+        cells.pop()
+    return len(cells)
 
 
 def _is_number(cell: str, decimal_comma: bool) -> bool:
@@ -162,7 +177,7 @@ def _delimiter(lines: list[str], given: str | None) -> str:
     return best
 
 
-def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
+def sniff(path: Path, head: list[str], options: CsvOptions, fs_given: bool = False) -> Dialect:
     """The dialect of a CSV whose first lines are ``head`` (see the module docstring)."""
     notes: list[str] = []
     skip = 0
@@ -177,12 +192,12 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
     # that many columns are a preamble (logger metadata: serial number, start time, ...).
     tail = [line for _, line in indexed[-50:]]
     delimiter = _delimiter(tail, options.delimiter)
-    counts = [len(_cells(line, delimiter)) for line in tail]
+    counts = [_width(line, delimiter) for line in tail]
     width = max(set(counts), key=counts.count)
     start = 0
     if len(indexed) >= 10:  # too few lines to tell a preamble from ragged rows
         start = next(
-            (k for k, (_, line) in enumerate(indexed) if len(_cells(line, delimiter)) == width),
+            (k for k, (_, line) in enumerate(indexed) if _width(line, delimiter) == width),
             0,
         )
     if start:
@@ -198,9 +213,7 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
     if len(rows) > 1 and all(len(r) > 1 and r[-1] == "" for r in rows):
         # A separator at the end of every line (some exports): no column after it.
         rows = [r[:-1] for r in rows]
-    decimal_comma = delimiter != "," and any(
-        _COMMA_NUMBER_RE.match(c) for r in rows[1:20] for c in r
-    )
+    decimal_comma = delimiter != "," and any(_COMMA_NUMBER_RE.match(c) for r in rows[1:] for c in r)
     if (
         len(rows) == 1
         and options.columns is None
@@ -281,12 +294,15 @@ def sniff(path: Path, head: list[str], options: CsvOptions) -> Dialect:
         notes,
         decimal_comma,
         headerless=not header and options.columns is None,
+        fs_given=fs_given,
     )
     signals: list[tuple[int, str, str | None]] = []
     for i, name in enumerate(names):
         if i == time_col or name == "-":
             continue
-        if is_time_name(name):
+        if is_time_name(name) and (
+            not numeric[i] or len(data_rows) < 3 or _increasing(data_rows, i, decimal_comma)
+        ):
             notes.append(f"column {name!r} is another time column: not a signal")
             continue
         if not numeric[i]:
@@ -331,6 +347,7 @@ def _time_column(
     notes: list[str],
     decimal_comma: bool,
     headerless: bool,
+    fs_given: bool = False,
 ) -> tuple[int | None, str | None, bool, str | None]:
     """(column, unit of a numeric one, whether it is date-time text, its format)."""
     given = options.time_column
@@ -352,7 +369,20 @@ def _time_column(
                 path, f"--time-column {text!r} is not a column: {', '.join(names)}"
             )
     else:
-        candidates = [i for i, n in enumerate(names) if is_time_name(n)]
+        # A column named "time" is the clock (the format's contract: errors in it are
+        # reported as such); another time-like name ("t", "ts", "sec") only when it grows
+        # over the sniffed rows: a signal called "t" is no clock.
+        candidates = [
+            i
+            for i, n in enumerate(names)
+            if is_time_name(n)
+            and (
+                n.strip().lower() == "time"
+                or not numeric[i]
+                or len(data_rows) < 3
+                or _increasing(data_rows, i, decimal_comma)
+            )
+        ]
         # A numeric time column beats a date-time one (no parsing, no time zone).
         candidates.sort(key=lambda i: (not numeric[i], i))
         col = candidates[0] if candidates else None
@@ -363,7 +393,13 @@ def _time_column(
             and _date_format(data_rows[0][0]) is not None
         ):
             col = 0
-        if col is None and headerless and _increasing_first_column(data_rows, decimal_comma):
+        if (
+            col is None
+            and headerless
+            and not fs_given
+            and _increasing(data_rows, 0, decimal_comma)
+            and not _counter(data_rows, decimal_comma)
+        ):
             col = 0
             notes.append("no header row: column 1 increases on every row, read as time")
         if col is None:
@@ -375,6 +411,8 @@ def _time_column(
             raise RecordingError(path, f"time unit must be one of s, ms, us, ns; got {unit!r}")
         return col, unit, False, None
     fmt = options.time_format or _date_format(sample)
+    if fmt is not None and decimal_comma:
+        fmt = fmt.replace(",%f", ".%f")  # the reader turns decimal commas into points
     if fmt is None:
         raise RecordingError(
             path,
@@ -421,12 +459,28 @@ def _date_format(sample: str) -> str | None:
     return None
 
 
-def _increasing_first_column(rows: list[list[str]], decimal_comma: bool) -> bool:
-    """Whether the first column of a headerless file increases on every sniffed row (at
-    least two): a timestamp, not a signal."""
+def _values(rows: list[list[str]], col: int, decimal_comma: bool) -> list[float] | None:
     values = []
     for r in rows:
-        if not r or not _is_number(r[0], decimal_comma):
-            return False
-        values.append(float(r[0].replace(",", ".")))
-    return len(values) >= 2 and all(b > a for a, b in itertools.pairwise(values))
+        if col >= len(r) or not _is_number(r[col], decimal_comma):
+            return None
+        values.append(float(r[col].replace(",", ".")))
+    return values
+
+
+def _increasing(rows: list[list[str]], col: int, decimal_comma: bool) -> bool:
+    """Whether column ``col`` never decreases over the sniffed rows (at least two) and
+    grows: a clock, not a signal."""
+    v = _values(rows, col, decimal_comma)
+    return (
+        v is not None
+        and len(v) >= 2
+        and all(b >= a for a, b in itertools.pairwise(v))
+        and v[-1] > v[0]
+    )
+
+
+def _counter(rows: list[list[str]], decimal_comma: bool) -> bool:
+    """Whether the first column counts samples (0, 1, 2, ...): no time in it."""
+    v = _values(rows, 0, decimal_comma)
+    return v is not None and all(b - a == 1.0 for a, b in itertools.pairwise(v))

@@ -389,7 +389,7 @@ def open_csv(path: Path, options: ReadOptions) -> BaseRecording:
         raise RecordingError(path, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     if head and len(head[0]) > _MAX_HEADER:
         raise RecordingError(path, "line 1 is over 1 MiB long: not a CSV header row")
-    dialect = sniff(path, head, options.csv or CsvOptions())
+    dialect = sniff(path, head, options.csv or CsvOptions(), fs_given=options.fs is not None)
     if _plain(dialect, options, head):
         return CsvRecording(path, options)
     from monitor.io.csv_table import CsvTableRecording

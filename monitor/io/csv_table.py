@@ -11,6 +11,7 @@ kind come from phones and loggers (a few channels at up to a few hundred Hz): a 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice, pairwise
@@ -19,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import RecordingError
-from monitor.io._base import BaseRecording, ChannelSpec, Float32Array, block_size, plan_streams
+from monitor.io._base import (
+    BaseRecording,
+    ChannelSpec,
+    Float32Array,
+    block_size,
+    hz,
+    plan_streams,
+)
 from monitor.io.csv_dialect import Dialect
 from monitor.io.csv_time import (
     SCALE,
@@ -89,26 +97,41 @@ class CsvTableRecording(BaseRecording):
             t0s: tuple[float, ...] = (0.0,)
             fs = options.fs
             data = x
-        elif getattr(self, "_coarse", False):
-            fs = options.fs or span_rate(t)
-            data, offsets, t0s = x, (0,), (float(t[0]),)
+        elif t.size < 2 or not t[-1] > t[0]:
+            # One row, or a clock that never moves: the time column cannot give the rate.
+            if options.fs is None:
+                raise RecordingError(
+                    path,
+                    f"the time column holds {t.size} row(s) spanning no time, so the sample "
+                    "rate is unknown: needs --fs",
+                )
+            fs, data, offsets, t0s = options.fs, x, (0,), (float(t[0]),)
         else:
-            timing = to_uniform(t, x, options.fs)
-            if timing.note:
-                notes.append(timing.note)
-            fs, data, offsets, t0s = timing.fs, timing.data, timing.offsets, timing.t0s
+            if getattr(self, "_coarse", False):
+                fs, data, offsets, t0s = span_rate(t), x, (0,), (float(t[0]),)
+            else:
+                timing = to_uniform(t, x, None)
+                if timing.note:
+                    notes.append(timing.note)
+                fs, data, offsets, t0s = timing.fs, timing.data, timing.offsets, timing.t0s
+            if options.fs is not None:
+                # As the strict reader: a rate given must agree with the file's clock, it
+                # is no request to resample.
+                if not math.isclose(fs, options.fs, rel_tol=1e-3):
+                    raise RecordingError(
+                        path,
+                        f"the time column gives {hz(fs)} Hz but fs={hz(options.fs)} Hz was given",
+                    )
+                fs = options.fs
         self._data = data
         self._offsets = list(offsets)
         self._t0s = list(t0s)
         n = data.shape[1]
         specs = [
-            ChannelSpec(name, fs, n, unit)
-            for (_, name, _), unit in zip(dialect.signals, units, strict=True)
+            ChannelSpec(name, fs, n, unit, modality)  # type: ignore[arg-type]
+            for (_, name, _), unit, modality in zip(dialect.signals, units, modalities, strict=True)
         ]
-        forced = options
-        if options.modality is None and len(set(modalities)) == 1 and modalities[0] == "acc":
-            forced = ReadOptions(sensor=options.sensor, modality="acc", fs=options.fs)
-        self._set_plan(plan_streams(path, specs, forced, t0=t0s[0]))
+        self._set_plan(plan_streams(path, specs, options, t0=t0s[0]))
         self.notes = tuple(notes)
 
     # -- reading -----------------------------------------------------------------------
@@ -159,10 +182,11 @@ class CsvTableRecording(BaseRecording):
                 if numeric_time:
                     times.append(arr[:, len(cols)].copy())  # not a view: it would keep arr
                 elif d.time_is_text and d.time_col is not None:
-                    cells = [
-                        ln.rstrip("\r\n").split(d.delimiter)[d.time_col].strip().strip('"')
-                        for ln in lines
-                    ]
+                    split = [ln.rstrip("\r\n").split(d.delimiter) for ln in lines]
+                    short = next((k for k, c in enumerate(split) if len(c) <= d.time_col), None)
+                    if short is not None:
+                        raise self._locate(raw, first_no, "ragged row")
+                    cells = [c[d.time_col].strip().strip('"') for c in split]
                     assert d.time_format is not None
                     try:
                         times.append(dates_to_seconds(cells, d.time_format))
@@ -192,7 +216,8 @@ class CsvTableRecording(BaseRecording):
                 self.path, f"time column {name!r}: value {int(bad[0]) + 1} is not finite"
             )
         if d.time_is_text:
-            t = raw
+            # A time of day that passes midnight starts again at 00:00: a day later.
+            t = raw + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(raw) < -43200.0)])
         else:
             unit = d.time_unit or decide_unit(raw, self.options.modality)
             t = raw * SCALE[unit]
@@ -243,7 +268,12 @@ class CsvTableRecording(BaseRecording):
             if not text.strip() or text.lstrip().startswith("#"):
                 continue
             cells = [c.strip().strip('"') for c in text.split(d.delimiter)]
-            for i, name, _ in d.signals:
+            needed = [(i, name) for i, name, _ in d.signals]
+            if d.time_col is not None:
+                needed.append((d.time_col, d.names[d.time_col]))
+            for i, name in needed:
+                if i == d.time_col and d.time_is_text and i < len(cells):
+                    continue
                 if i >= len(cells):
                     return RecordingError(
                         self.path,

@@ -90,6 +90,8 @@ class LslSource:
         self._unit = "mV"
         self._anchor = 0.0
         self._count = 0
+        self._drift = 0.0
+        self._pulling: asyncio.Future[tuple[np.ndarray, np.ndarray]] | None = None
         self._seq = 0
         self._last_data = 0.0
         self._backoff = Backoff(cap=settings.backoff_max_s)
@@ -103,6 +105,11 @@ class LslSource:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        pulling = self._pulling
+        if pulling is not None and not pulling.done():
+            # A pull still runs in its thread (we were cancelled while awaiting it): closing
+            # the inlet under it is not safe; it returns within PULL_S.
+            await asyncio.wait([pulling], timeout=4 * PULL_S)
         self._close()
 
     def status(self) -> dict[str, object]:
@@ -160,6 +167,7 @@ class LslSource:
             self.sensor = re.sub(r"[^A-Za-z0-9_.:\-]", "_", info.name())[:64] or "lsl"
         self._count = 0
         self._anchor = math.nan
+        self._drift = 0.0
         return True
 
     def _pull(self) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +203,8 @@ class LslSource:
                     self._fs,
                 )
             try:
-                data, stamps = await asyncio.to_thread(self._pull)
+                self._pulling = asyncio.ensure_future(asyncio.to_thread(self._pull))
+                data, stamps = await asyncio.shield(self._pulling)
             except LostError:
                 self._lost("the outlet is gone")
                 continue
@@ -206,9 +215,15 @@ class LslSource:
             self._last_data = time.monotonic()
             self._backoff.reset()
             self.connected = True
-            expected = self._anchor + self._count / self._fs
-            if not abs(float(stamps[0]) - expected) <= GAP_S:
-                self._anchor, self._count = float(stamps[0]), 0  # first chunk, or a gap
+            # The device's clock runs a few ppm (or 0.1 %) off its nominal rate: the offset
+            # of the stamps from the count drifts slowly and is followed; only a jump in it
+            # is a gap. Block times stay on the count, so they drift from the LSL clock by
+            # that rate error (0.36 s an hour at 100 ppm) until the next gap re-anchors.
+            offset = float(stamps[0]) - (self._anchor + self._count / self._fs)
+            if not abs(offset - self._drift) <= GAP_S:
+                self._anchor, self._count, self._drift = float(stamps[0]), 0, 0.0
+            else:
+                self._drift += 0.05 * (offset - self._drift)
             block = SampleBlock(
                 sensor=self.sensor,
                 modality=self._modality,

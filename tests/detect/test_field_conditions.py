@@ -537,3 +537,31 @@ def test_state_round_trips_anywhere_in_dynamic_work_and_walking(
         second.load_state(json.loads(json.dumps(first.state_dict())))
         after = detect(frames[cut:], settings, second)
         assert [(e.event, e.channel, e.t) for e in before + after] == reference, cut
+
+
+def test_a_contraction_does_not_span_a_gap_in_the_stream() -> None:
+    # Two windows of a burst, 30 s without data, one more active window, then rest. Before:
+    # the two windows before the gap were held and judged with the one after it, as one
+    # burst, and counted as the level after the discontinuity.
+    from monitor.config import EmgDetect
+    from monitor.detect.fatigue import FatigueChannel, WindowFeatures
+
+    hop = 0.25
+    ch = FatigueChannel(EmgDetect(), hop, 4)
+    t = 0.0
+
+    def window(rms: float) -> WindowFeatures:
+        return WindowFeatures(t=t, mdf=100, mnf=110, rms=rms, arv=0.8 * rms, fi=1e-6, good=True)
+
+    for _ in range(30):  # rest and holds: the gate learns both, the baseline is learned
+        for level in (0.01, 1.0):
+            for _ in range(20):
+                ch.update(window(level))
+                t += hop
+    for level in (0.01, 1.0, 1.0):
+        ch.update(window(level))
+        t += hop
+    assert len(ch.held) == 2
+    t += 30.0
+    ch.update(window(1.0))
+    assert [w.t for w, _ in ch.held] == [t]

@@ -359,3 +359,104 @@ def test_gravity_free_acceleration_is_not_taken_for_g(tmp_path: Path) -> None:
     )
     data, _, _rec = read(path)
     np.testing.assert_allclose(data, x.astype(np.float32), rtol=1e-6)
+
+
+# -- problems a review found in the first version (each failed before its fix) ----------
+
+
+def test_a_rate_given_that_disagrees_with_an_exports_clock_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "comma.csv"
+    path.write_text(
+        "time;emg\n" + "".join(f"{i / 1000:.3f};{i % 7},5\n".replace(".", ",") for i in range(3000))
+    )
+    with pytest.raises(RecordingError, match="gives 1000 Hz but fs=2000 Hz"):
+        read(path, fs=2000)
+    assert read(path, fs=1000)[2].streams[0].n_samples == 3000  # type: ignore[attr-defined]
+
+
+def test_a_sample_counter_in_a_headerless_file_is_no_clock(tmp_path: Path) -> None:
+    x = signal(3000, 1)
+    path = tmp_path / "counter.csv"
+    path.write_text("".join(f"{i},{b:.6f}\n" for i, b in enumerate(x[0])))
+    data, _, rec = read(path, fs=2000)
+    (info,) = rec.streams  # type: ignore[attr-defined]
+    assert info.fs == 2000.0 and info.n_samples == 3000
+    np.testing.assert_array_equal(data[-1], x[0].astype(np.float32))
+
+
+def test_a_signal_named_t_is_a_signal(tmp_path: Path) -> None:
+    x = signal(500, 2)
+    path = tmp_path / "named_t.csv"
+    path.write_text("t,emg\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(*x, strict=True)))
+    data, _, rec = read(path, fs=1000)
+    assert rec.streams[0].channels == ("t", "emg")  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(data, x.astype(np.float32))
+
+
+def test_axes_in_g_not_named_acc_are_an_accelerometer_stream(tmp_path: Path) -> None:
+    x = signal(400, 4)
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "time;emg [mV];x [g];y [g];z [g]\n"
+        + "".join(
+            f"{i / 100:.2f};{a:.6f};{b:.6f};{c:.6f};{d:.6f}\n".replace(".", ",")
+            for i, (a, b, c, d) in enumerate(zip(*x, strict=True))
+        )
+    )
+    with open_recording(path) as rec:
+        by_mod = {s.modality: s for s in rec.streams}
+    assert by_mod["emg"].channels == ("emg",) and by_mod["emg"].unit == "mV"
+    assert by_mod["acc"].channels == ("x", "y", "z") and by_mod["acc"].unit == "m/s^2"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("time;emg\n0,0;1,5\n", "needs --fs"),  # one row
+        ("time;emg\n" + "0;1,5\n" * 20, "needs --fs"),  # a clock that never moves
+    ],
+)
+def test_a_time_column_that_cannot_give_the_rate_is_one_line(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    path = tmp_path / "stuck.csv"
+    path.write_text(body)
+    with pytest.raises(RecordingError, match=expected):
+        read(path)
+
+
+def test_a_ragged_row_with_a_date_time_column_is_one_line(tmp_path: Path) -> None:
+    rows = [f"0.1,0.2,0.3,2019-03-21T14:58:{i:02d}.000" for i in range(30)]
+    rows[12] = "0.01,0.02,1.0"
+    path = tmp_path / "ragged.csv"
+    path.write_text("acc_x,acc_y,acc_z,time\n" + "\n".join(rows) + "\n")
+    with pytest.raises(RecordingError, match=r"line 14 .*ragged row"):
+        read(path)
+
+
+def test_a_time_of_day_with_decimal_commas_crossing_midnight(tmp_path: Path) -> None:
+    x = signal(2000, 1)
+    base = 23 * 3600 + 59 * 60 + 50  # 23:59:50
+    stamps = []
+    for i in range(2000):
+        s = (base + i * 0.01) % 86400
+        stamps.append(f"{int(s // 3600):02d}:{int(s // 60 % 60):02d}:{s % 60:06.3f}")
+    path = tmp_path / "night.csv"
+    path.write_text(
+        "clock;emg\n"
+        + "".join(f"{a};{b:.6f}\n".replace(".", ",") for a, b in zip(stamps, x[0], strict=True))
+    )
+    data, _, rec = read(path)
+    assert rec.streams[0].fs == 100.0  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(data, x.astype(np.float32))
+
+
+def test_a_quoted_cell_holding_the_separator(tmp_path: Path) -> None:
+    x = signal(300, 1)
+    path = tmp_path / "quoted.csv"
+    path.write_text(
+        "time,label,emg\n" + "".join(f'{i / 100:.2f},"a, b",{b:.6f}\n' for i, b in enumerate(x[0]))
+    )
+    data, _, rec = read(path)
+    assert rec.streams[0].channels == ("emg",)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(data, x.astype(np.float32))
