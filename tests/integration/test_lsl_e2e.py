@@ -1,6 +1,6 @@
 """Lab Streaming Layer end to end: a pylsl outlet streams simulated fatiguing EMG at 2 kHz
 (faster than real time, stamped with the stream's own times) -> the service's LSL source
--> a real MQTT broker and the LSL event outlet, read by a pylsl inlet. The outlet then
+-> a real MQTT broker, the API and the LSL event outlet, read by a pylsl inlet. The outlet then
 goes away (``signal_lost``) and comes back (``signal_restored``)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import httpx
 import numpy as np
 import pytest
 from broker_proc import BrokerProcess
@@ -90,7 +91,9 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
             "mqtt.broker": broker.url,
             "service.db": str(tmp_path / "m.db"),
             "service.tick_s": 0.05,
-            "service.api": False,
+            "service.api": True,
+            "service.host": "127.0.0.1",
+            "service.port": 0,
             "lsl.streams": [{"predicate": f"name='{name}'", "sensor": "lsl-emg"}],
             "lsl.stall_s": 1.0,
             "lsl.resolve_timeout_s": 1.0,
@@ -132,6 +135,10 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
                     # Deadlines, not waits: each step ends as soon as it is seen.
                     await until(lambda: kinds(alerts, "fatigue_onset"), 120.0)
                     await until(lambda: kinds(markers.items, "fatigue_onset"), 30.0)
+                    async with httpx.AsyncClient(base_url=str(svc.api_url)) as http:
+                        stored = (await http.get("/api/alerts")).json()
+                    api_onsets = [a for a in stored if a["event"] == "fatigue_onset"]
+                    assert api_onsets and api_onsets[0]["sensor"] == "lsl-emg"
                     outlet.stop.set()
                     outlet.thread.join()
                     del outlet  # the outlet goes away
