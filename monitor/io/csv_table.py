@@ -212,8 +212,11 @@ class CsvTableRecording(BaseRecording):
         name = d.names[d.time_col] if d.time_col is not None else "time"
         bad = np.flatnonzero(~np.isfinite(raw))
         if bad.size:
+            i = int(bad[0])
             raise RecordingError(
-                self.path, f"time column {name!r}: value {int(bad[0]) + 1} is not finite"
+                self.path,
+                f"time column {name!r}: data row {i + 1} (not counting comment or blank "
+                f"lines) holds {raw[i]}, not a time",
             )
         if d.time_is_text:
             # A time of day that passes midnight starts again at 00:00: a day later.

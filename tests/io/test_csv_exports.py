@@ -460,3 +460,12 @@ def test_a_quoted_cell_holding_the_separator(tmp_path: Path) -> None:
     data, _, rec = read(path)
     assert rec.streams[0].channels == ("emg",)  # type: ignore[attr-defined]
     np.testing.assert_array_equal(data, x.astype(np.float32))
+
+
+def test_a_time_that_is_not_a_number_names_its_data_row(tmp_path: Path) -> None:
+    rows = [f"{i / 100:.2f};{i % 3},5".replace(".", ",") for i in range(40)]
+    rows[20] = "nan;1,5"
+    path = tmp_path / "nan_time.csv"
+    path.write_text("time;emg\n" + "\n".join(rows) + "\n")
+    with pytest.raises(RecordingError, match=r"data row 21 .* holds nan, not a time"):
+        read(path)
