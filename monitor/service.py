@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from monitor.api import ApiServer, create_app
 from monitor.api._snapshot import STATUS_REFRESH_S, StreamStatuses
@@ -22,7 +22,7 @@ from monitor.config import Settings
 from monitor.decode.wire import Limits
 from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
-from monitor.model import MODALITIES, FeatureFrame, Modality
+from monitor.model import MODALITIES, FeatureFrame, Modality, SampleBlock
 from monitor.pipeline import Pipeline, TickResult
 from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
@@ -36,6 +36,24 @@ from monitor.sources.mqtt import Backoff, MqttLink
 log = logging.getLogger(__name__)
 
 STATE_REFRESH_S = 10.0
+
+
+class BlockSource(Protocol):
+    """A live source the service pumps: entered with ``async with``, iterated for blocks."""
+
+    @property
+    def sensor(self) -> str: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[SampleBlock]: ...
 
 
 class Service:
@@ -164,9 +182,19 @@ class Service:
             tg.create_task(self._ticker(), name="ticker")
             tg.create_task(self._stats(), name="stats")
             for source in self.ble_sources:
-                tg.create_task(self._ble(source), name=f"ble-{source.sensor}")
+                tg.create_task(
+                    self._pump(
+                        source, f"BLE device {source.sensor}", self.settings.ble.backoff_max_s
+                    ),
+                    name=f"ble-{source.sensor}",
+                )
             for lsl in self.lsl_sources:
-                tg.create_task(self._lsl(lsl), name=f"lsl-{lsl.spec.predicate}")
+                tg.create_task(
+                    self._pump(
+                        lsl, f"LSL stream {lsl.spec.predicate}", self.settings.lsl.backoff_max_s
+                    ),
+                    name=f"lsl-{lsl.spec.predicate}",
+                )
             if self.api is not None:
                 tg.create_task(self.api.serve(), name="api")
 
@@ -175,14 +203,15 @@ class Service:
         await link.ready.wait()
         on_ready()
 
-    async def _ble(self, source: BleSource) -> None:
-        """Decoded blocks of one BLE device into the pipeline's queue (never blocks).
+    async def _pump(self, source: BlockSource, what: str, backoff_cap: float) -> None:
+        """Decoded blocks of one BLE device or LSL stream into the pipeline's queue (never
+        blocks).
 
-        One device's failure must not end the service (this task shares the TaskGroup
+        One source's failure must not end the service (this task shares the TaskGroup
         with MQTT, the ticker and the API), so any error restarts the source after a
-        capped backoff, logged with the device's name."""
+        capped backoff, logged with its name (``what``)."""
         pipeline, _, _, _ = self._parts()
-        backoff = Backoff(cap=self.settings.ble.backoff_max_s)
+        backoff = Backoff(cap=backoff_cap)
         while True:
             try:
                 async with source:
@@ -193,32 +222,8 @@ class Service:
             except Exception as exc:
                 delay = backoff.next()
                 log.error(
-                    "BLE device %s failed (%s: %s); restarting it in %.1f s",
-                    source.sensor,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                pipeline.mark_lost(source.sensor)
-                await asyncio.sleep(delay)
-
-    async def _lsl(self, source: LslSource) -> None:
-        """One LSL stream's blocks into the pipeline's queue; the source resolves again
-        by itself when its outlet goes, and any other error restarts it (logged)."""
-        pipeline, _, _, _ = self._parts()
-        backoff = Backoff(cap=self.settings.lsl.backoff_max_s)
-        while True:
-            try:
-                async with source:
-                    async for block in source:
-                        pipeline.submit_block(block)
-                        backoff.reset()
-                return
-            except Exception as exc:
-                delay = backoff.next()
-                log.error(
-                    "LSL stream %s failed (%s: %s); restarting it in %.1f s",
-                    source.spec.predicate,
+                    "%s failed (%s: %s); restarting it in %.1f s",
+                    what,
                     type(exc).__name__,
                     exc,
                     delay,

@@ -62,7 +62,8 @@ def test_a_failing_ble_source_is_restarted_and_the_service_goes_on(tmp_path: Pat
         async with Service(settings) as svc:
             source = FlakySource()
             async with asyncio.timeout(10):
-                await svc._ble(source)  # type: ignore[arg-type]  # returns once the source ends
+                # returns once the source ends
+                await svc._pump(source, "BLE device flaky", settings.ble.backoff_max_s)
             pipeline, _, _, _ = svc._parts()
             return source.sessions, pipeline.backlog
 
