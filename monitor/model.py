@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,29 @@ FEATURE_UNITS: Mapping[str, str] = {
     "voluntary_hz": "Hz",
     "tremor_env_cv": "1",
 }
+
+
+#: Stream types (XDF, Lab Streaming Layer) that carry accelerometer axes.
+ACC_STREAM_TYPES = frozenset(
+    {"acc", "accel", "accelerometer", "accelerometry", "imu", "acceleration"}
+)
+
+
+def modality_for_stream_type(
+    kind: str, acc_types: frozenset[str] = ACC_STREAM_TYPES
+) -> Modality | None:
+    """EMG or accelerometer from a stream's declared type (``EMG``, ``Accelerometer``,
+    ...), None for any other type (EEG, markers)."""
+    k = kind.strip().lower()
+    if k in ("emg", "electromyography"):
+        return "emg"
+    return "acc" if k in acc_types else None
+
+
+def safe_sensor_id(text: str, default: str) -> str:
+    """A device's or stream's name as a sensor id (it ends up in MQTT topics): characters
+    outside ``A-Za-z0-9_.:-`` become ``_``, at most 64 of them."""
+    return re.sub(r"[^A-Za-z0-9_.:\-]", "_", text.strip())[:64] or default
 
 
 def modality_for_channel(name: str) -> Modality:

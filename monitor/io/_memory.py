@@ -19,7 +19,7 @@ import numpy as np
 from monitor.errors import RecordingError
 from monitor.io._base import BaseRecording, Float32Array, block_size
 from monitor.io.recording import ReadOptions, StreamInfo
-from monitor.model import Modality
+from monitor.model import Modality, safe_sensor_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class MemoryRecording(BaseRecording):
         for s in streams:
             sensor = options.sensor
             if per_modality[s.modality] > 1:
-                sensor = f"{options.sensor}-{_slug(s.name)}"
+                sensor = safe_sensor_id(f"{options.sensor}-{s.name}", options.sensor)
             while (sensor, s.modality) in seen:
                 sensor += "_"
             seen.add((sensor, s.modality))
@@ -104,8 +104,3 @@ class MemoryRecording(BaseRecording):
 
     def _release(self) -> None:
         self._data = []
-
-
-def _slug(text: str) -> str:
-    out = "".join(c if c.isalnum() or c in "-_." else "_" for c in text.strip())
-    return out or "stream"

@@ -23,10 +23,8 @@ from monitor.errors import RecordingError
 #: Lines looked at to decide the dialect.
 SNIFF_LINES = 200
 DELIMITERS = (",", ";", "\t")
-_NUMBER_RE = re.compile(
-    r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
-)
-_COMMA_NUMBER_RE = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
+NUMBER_RE = re.compile(r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE)
+_COMMANUMBER_RE = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
 #: ``name [unit]`` or ``name (unit)``.
 _UNIT_RE = re.compile(r"^(?P<name>.*?)\s*[\[(](?P<unit>[^\])]*)[\])]$")
 #: Column names that are time, and the unit a name implies (None: from the values).
@@ -122,7 +120,7 @@ def _width(line: str, delimiter: str) -> int:
 
 
 def _is_number(cell: str, decimal_comma: bool) -> bool:
-    return bool(_NUMBER_RE.match(cell) or (decimal_comma and _COMMA_NUMBER_RE.match(cell)))
+    return bool(NUMBER_RE.match(cell) or (decimal_comma and _COMMANUMBER_RE.match(cell)))
 
 
 def _split_unit(cell: str) -> tuple[str, str | None]:
@@ -213,7 +211,7 @@ def sniff(path: Path, head: list[str], options: CsvOptions, fs_given: bool = Fal
     if len(rows) > 1 and all(len(r) > 1 and r[-1] == "" for r in rows):
         # A separator at the end of every line (some exports): no column after it.
         rows = [r[:-1] for r in rows]
-    decimal_comma = delimiter != "," and any(_COMMA_NUMBER_RE.match(c) for r in rows[1:] for c in r)
+    decimal_comma = delimiter != "," and any(_COMMANUMBER_RE.match(c) for r in rows[1:] for c in r)
     if (
         len(rows) == 1
         and options.columns is None

@@ -38,7 +38,7 @@ from monitor.io._base import (
     hz,
     plan_streams,
 )
-from monitor.io.csv_dialect import SNIFF_LINES, CsvOptions, Dialect, sniff
+from monitor.io.csv_dialect import NUMBER_RE, SNIFF_LINES, CsvOptions, Dialect, sniff
 from monitor.io.csv_time import uniform_rate
 from monitor.io.recording import ReadOptions
 from monitor.model import modality_for_channel
@@ -59,9 +59,6 @@ _FS_AGREE_RTOL = 1e-3
 _FS_SNAP_RTOL = 1e-6
 
 _UNIT_RE = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\]]*)\]$")
-_NUMBER_RE = re.compile(
-    r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE
-)
 _TIME_SCALE = {"": 1.0, "s": 1.0, "ms": 1e-3}
 
 
@@ -85,7 +82,7 @@ def _parse_header(path: Path, line: str) -> _Layout:
         raise RecordingError(path, "line 1 (the header row) is empty")
     delimiter = next((d for d in (",", ";", "\t") if d in text), ",")
     cells = [_cell(c) for c in text.split(delimiter)]
-    if all(_NUMBER_RE.match(c) for c in cells):
+    if all(NUMBER_RE.match(c) for c in cells):
         raise RecordingError(
             path, f"line 1 must be a header row of column names, but it holds numbers: {text!r}"
         )
@@ -257,7 +254,7 @@ class CsvRecording(BaseRecording):
                     return RecordingError(
                         self.path, f"line {line_no}, column {name!r}: the cell is empty"
                     )
-                if not _NUMBER_RE.match(value):
+                if not NUMBER_RE.match(value):
                     return RecordingError(
                         self.path, f"line {line_no}, column {name!r}: {value!r} is not a number"
                     )

@@ -23,10 +23,7 @@ from monitor.io._memory import MemoryRecording, MemoryStream
 from monitor.io.csv_table import ACC_UNITS
 from monitor.io.csv_time import to_uniform
 from monitor.io.recording import ReadOptions
-from monitor.model import Modality
-
-EMG_TYPES = {"emg", "electromyography"}
-ACC_TYPES = {"acc", "accel", "accelerometer", "accelerometry", "imu", "acceleration"}
+from monitor.model import Modality, modality_for_stream_type
 
 
 def _first(d: dict[str, Any] | None, key: str, default: str = "") -> str:
@@ -57,12 +54,10 @@ def _channels(info: dict[str, Any], n: int) -> tuple[list[str], list[str | None]
 def _modality(kind: str, labels: list[str], forced: Modality | None) -> Modality | None:
     if forced is not None:
         return forced
-    k = kind.strip().lower()
-    if k in EMG_TYPES:
-        return "emg"
-    if k in ACC_TYPES or all(lb.lower().startswith("acc") for lb in labels):
+    by_type = modality_for_stream_type(kind)
+    if by_type is None and all(lb.lower().startswith("acc") for lb in labels):
         return "acc"
-    return None
+    return by_type
 
 
 def open_xdf(path: Path, options: ReadOptions) -> MemoryRecording:

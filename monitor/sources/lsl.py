@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -30,12 +29,19 @@ from typing import Any, Self
 import numpy as np
 
 from monitor.config import LslSettings, LslStream
-from monitor.model import Modality, SampleBlock
+from monitor.model import (
+    ACC_STREAM_TYPES,
+    Modality,
+    SampleBlock,
+    modality_for_stream_type,
+    safe_sensor_id,
+)
 from monitor.sources.mqtt import Backoff
 
 log = logging.getLogger(__name__)
 
-ACC_TYPES = {"acc", "accel", "accelerometer", "accelerometry", "imu", "mocap", "acceleration"}
+#: LSL's meta-data conventions also put wearable accelerometers under "Mocap".
+ACC_TYPES = ACC_STREAM_TYPES | {"mocap"}
 #: A timestamp this far from the sample count's time is a gap (s).
 GAP_S = 0.1
 PULL_S = 0.2
@@ -44,12 +50,7 @@ PULL_S = 0.2
 def _modality(kind: str, forced: str | None) -> Modality | None:
     if forced in ("emg", "acc"):
         return forced  # type: ignore[return-value]
-    k = kind.strip().lower()
-    if k == "emg":
-        return "emg"
-    if k in ACC_TYPES:
-        return "acc"
-    return None
+    return modality_for_stream_type(kind, ACC_TYPES)
 
 
 def _labels(info: Any, n: int) -> tuple[tuple[str, ...], str | None]:
@@ -164,7 +165,7 @@ class LslSource:
         self._fs = fs
         self._modality = modality
         if self.spec.sensor is None:
-            self.sensor = re.sub(r"[^A-Za-z0-9_.:\-]", "_", info.name())[:64] or "lsl"
+            self.sensor = safe_sensor_id(info.name(), "lsl")
         self._count = 0
         self._anchor = math.nan
         self._drift = 0.0
