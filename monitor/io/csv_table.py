@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice, pairwise
 from pathlib import Path
@@ -57,16 +58,24 @@ def modality_of(name: str, unit: str | None, forced: str | None) -> str:
     return "acc" if name.strip().lower().startswith("acc") else "emg"
 
 
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A time column read: seconds from the first kept row, which rows are kept (None:
+    all), whether the clock is coarser than the samples, and the notes for the user."""
+
+    t: np.ndarray
+    keep: np.ndarray | None
+    coarse: bool
+    notes: tuple[str, ...]
+
+
 class CsvTableRecording(BaseRecording):
     def __init__(self, path: Path, options: ReadOptions, dialect: Dialect) -> None:
         super().__init__(path, options)
         self.dialect = dialect
-        t, x = self._load()
-        notes = list(dialect.notes)
-        for extra in ("_note_unit", "_start_note", "_repeat_note"):
-            text = getattr(self, extra, None)
-            if text:
-                notes.append(text)
+        clock, x = self._load()
+        t = None if clock is None else clock.t
+        notes = [*dialect.notes, *(() if clock is None else clock.notes)]
         modalities = [modality_of(n, u, options.modality) for _, n, u in dialect.signals]
         gravity_unit = _unit_from_gravity(x, dialect, modalities)
         if gravity_unit is not None:
@@ -107,7 +116,7 @@ class CsvTableRecording(BaseRecording):
                 )
             fs, data, offsets, t0s = options.fs, x, (0,), (float(t[0]),)
         else:
-            if getattr(self, "_coarse", False):
+            if clock is not None and clock.coarse:
                 fs, data, offsets, t0s = span_rate(t), x, (0,), (float(t[0]),)
             else:
                 timing = to_uniform(t, x, None)
@@ -146,7 +155,7 @@ class CsvTableRecording(BaseRecording):
                 yield line_no, batch
                 line_no += len(batch)
 
-    def _load(self) -> tuple[np.ndarray | None, Float32Array]:
+    def _load(self) -> tuple[_Clock | None, Float32Array]:
         d = self.dialect
         cols = [i for i, _, _ in d.signals]
         numeric_time = d.time_col is not None and not d.time_is_text
@@ -203,11 +212,16 @@ class CsvTableRecording(BaseRecording):
         x = x[:, :filled]
         if not times:
             return None, x
-        t = self._seconds(np.concatenate(times))
-        keep = getattr(self, "_repeated", None)
-        return t, (x if keep is None else np.ascontiguousarray(x[:, keep]))
+        clock = self._seconds(np.concatenate(times))
+        keep = clock.keep
+        return clock, (x if keep is None else np.ascontiguousarray(x[:, keep]))
 
-    def _seconds(self, raw: np.ndarray) -> np.ndarray:
+    def _seconds(self, raw: np.ndarray) -> _Clock:
+        """The time column in seconds from its first row, with what was found on the way
+        (the unit read from the values, repeated stamps, an absolute start)."""
+        unit_note = start_note = repeat_note = ""
+        keep: np.ndarray | None = None
+        coarse = False
         d = self.dialect
         name = d.names[d.time_col] if d.time_col is not None else "time"
         bad = np.flatnonzero(~np.isfinite(raw))
@@ -225,7 +239,7 @@ class CsvTableRecording(BaseRecording):
             unit = d.time_unit or decide_unit(raw, self.options.modality)
             t = raw * SCALE[unit]
             if d.time_unit is None:
-                self._note_unit = f"time column {name!r} read as {unit}"
+                unit_note = f"time column {name!r} read as {unit}"
         steps = np.diff(t)
         back = np.flatnonzero(steps < 0)
         if back.size:
@@ -239,16 +253,15 @@ class CsvTableRecording(BaseRecording):
         if repeated.size >= 10 and repeated.size > COARSE_SHARE * t.size:
             # The clock ticks slower than the samples come (ms stamps at 2 kHz, a phone's
             # 10-ms clock at 200 Hz): the samples are uniform, only their stamps are not.
-            self._coarse = True
-            self._repeat_note = (
+            coarse = True
+            repeat_note = (
                 f"time column {name!r}: {repeated.size} of {t.size} timestamps repeat the "
                 "previous one (a clock coarser than the samples): rate from the span"
             )
         elif repeated.size:
             keep = np.ones(t.size, dtype=bool)
             keep[repeated + 1] = False
-            self._repeated = keep
-            self._repeat_note = (
+            repeat_note = (
                 f"time column {name!r}: {repeated.size} row(s) repeat the previous timestamp "
                 f"(first at data row {int(repeated[0]) + 2}): dropped"
             )
@@ -260,9 +273,10 @@ class CsvTableRecording(BaseRecording):
                 if when.year == 1900
                 else when.isoformat(timespec="milliseconds")
             )
-            self._start_note = f"absolute time: starts {start}; times are seconds from there"
+            start_note = f"absolute time: starts {start}; times are seconds from there"
             t = t - t[0]
-        return t
+        notes = tuple(n for n in (unit_note, start_note, repeat_note) if n)
+        return _Clock(t, keep, coarse, notes)
 
     def _locate(self, lines: list[str], first_no: int, fallback: str) -> RecordingError:
         d = self.dialect
