@@ -44,8 +44,8 @@ def admit(block: SampleBlock, engine: FeatureEngine) -> tuple[str, str] | None:
     if not block.fs >= floor:
         return (
             "bad_rate",
-            f"{block.fs:.6g} Hz is below the {floor:.3g} Hz that {block.modality} features "
-            "need; stream refused",
+            f"{block.fs:.6g} Hz is too low: {block.modality} features need at least "
+            f"{floor:.3g} Hz; stream refused",
         )
     try:
         proc = engine.stream_for(block)

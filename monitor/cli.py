@@ -326,7 +326,6 @@ def _describe(streams: list[StreamInfo]) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from monitor.detect.stream import StreamDetector
     from monitor.replay import replay
     from monitor.report import ReportCollector, render_report
     from monitor.sinks.files import EventLinesSink, FeaturesCsvSink
@@ -362,9 +361,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
             fs=args.fs,
             speed=args.speed,
             sinks=sinks,
-            detector_factory=lambda frame: StreamDetector.for_frame(
-                frame, settings.detect, settings.dsp
-            ),
             progress=bar.update if bar.enabled else None,
             on_open=on_open,
             csv=csv_options(args),

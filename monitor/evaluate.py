@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Settings
-from monitor.detect.stream import StreamDetector
 from monitor.errors import MonitorError
 from monitor.model import Event, FeatureFrame
 from monitor.replay import replay
@@ -180,7 +179,6 @@ def evaluate(
             settings,
             modality=item.modality,  # type: ignore[arg-type]
             sinks=[sink],
-            detector_factory=lambda f: StreamDetector.for_frame(f, settings.detect, settings.dsp),
         )
         res = score_recording(item, sink.items, tolerance_s)
         results.append(res)

@@ -12,18 +12,10 @@ features, detector, store) fails alone. The payload or stream at fault is counte
 reason (``decode_errors`` for payloads, ``rejected`` for streams) and skipped; the tick
 goes on for the others (``admission.py``, ``_isolated_features``).
 
-Sequence rules per stream (sensor, modality):
-* ``seq`` = expected: append.
-* ``seq`` > expected, or ``t0`` off the expected time by more than half a sample: a gap,
-  counted; the stream's buffers restart at this block (windows never span a gap); the
-  detector and its baseline are kept.
-* ``seq`` < expected with ``t0`` at or after the expected time: the sensor's counter
-  started again (a reboot, or FMB1's 32-bit ``seq`` wrapping): counted as a
-  ``seq_reset``; the stream goes on (restarting its windows if ``t0`` jumped).
-* ``seq`` < expected with ``t0`` in the past: a duplicate, dropped and counted; unless
-  ``REBOOT_RUN`` such blocks follow each other in order (a reboot that reset the clock
-  too), which restarts the stream at the last of them instead of dropping the rest.
-* A change of sample rate or channels restarts the stream (buffers and detector).
+Sequencing, the batched feature step and the detectors are the core's (``core.Monitor``:
+the same object replay, evaluate and ``analyze`` drive); this module adds what only a live
+service has:
+
 * No data for ``silence_s``: ``signal_lost`` for every channel; data again: restored.
   Silent streams are kept in order of their last data, so a tick looks only at the ones
   due; ``service.evict_after_s`` after their last data they are dropped from memory with
@@ -34,22 +26,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from monitor.admission import admit
 from monitor.config import Settings
+from monitor.core import Counters, Monitor, StreamInfo, StreamKey
 from monitor.decode.wire import DEFAULT_LIMITS, Limits, decode, parse_topic
 from monitor.detect.stream import StreamDetector
 from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
-from monitor.errors import DecodeError, MonitorError
+from monitor.errors import DecodeError
 from monitor.ingest import IngestQueue, Shed
-from monitor.model import Event, FeatureFrame, Modality, SampleBlock
+from monitor.model import Event, FeatureFrame, SampleBlock
 from monitor.ratelog import RateLimitedLog
 from monitor.rotation import Rotation
 from monitor.sinks.outbox import Outbox
@@ -57,63 +47,7 @@ from monitor.sinks.store import Store
 
 log = logging.getLogger(__name__)
 
-StreamKey = tuple[str, Modality]
-Verdict = Literal["ok", "restart", "drop"]
-# Blocks behind in both seq and time that follow each other this many times are a sensor
-# that rebooted with its clock, not duplicates.
-REBOOT_RUN = 3
-
-
-@dataclass
-class Counters:
-    messages: int = 0
-    bytes: int = 0
-    decode_errors: Counter[str] = field(default_factory=Counter)
-    rejected: Counter[str] = field(default_factory=Counter)
-    dropped_payloads: int = 0
-    gaps: int = 0
-    duplicates: int = 0
-    restarts: int = 0
-    seq_resets: int = 0
-    evicted: int = 0
-    windows: int = 0
-    events: int = 0
-    ticks: int = 0
-    tick_seconds: list[float] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "messages": self.messages,
-            "bytes": self.bytes,
-            "decode_errors": dict(self.decode_errors),
-            "rejected": dict(self.rejected),
-            "dropped_payloads": self.dropped_payloads,
-            "gaps": self.gaps,
-            "duplicates": self.duplicates,
-            "restarts": self.restarts,
-            "seq_resets": self.seq_resets,
-            "evicted": self.evicted,
-            "windows": self.windows,
-            "events": self.events,
-            "ticks": self.ticks,
-        }
-
-
-@dataclass(slots=True)
-class StreamInfo:
-    """What the pipeline knows about a stream between blocks."""
-
-    fs: float
-    channels: tuple[str, ...]
-    next_seq: int
-    next_t0: float
-    last_wall: float
-    lost: bool = False
-    # A run of blocks behind in seq and time (see REBOOT_RUN): where it would go on, and
-    # how long it is.
-    behind_seq: int = -1
-    behind_t0: float = 0.0
-    behind_run: int = 0
+__all__ = ["Counters", "Pipeline", "StreamInfo", "StreamKey", "TickResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +76,13 @@ class Pipeline:
         self.evict_after_s = settings.service.evict_after_s
         self.clock = clock
         self.counters = Counters()
-        self.engine = FeatureEngine(settings.dsp)
-        self.detectors: dict[StreamKey, StreamDetector] = {}
-        self.streams: dict[StreamKey, StreamInfo] = {}
+        self._warn = RateLimitedLog(log)
+        self.monitor = Monitor(
+            settings,
+            state_loader=store.load_state if store is not None else None,
+            counters=self.counters,
+            warn=self._warn,
+        )
         self.outbox = Outbox(settings.service.outbox_size)
         self._shed_warn = RateLimitedLog(log)
         self._queue = IngestQueue(
@@ -157,13 +95,25 @@ class Pipeline:
         )
         self.lag_s = 0.0  # age of the oldest payload of the last tick, when it ended
         self._tick_times: deque[tuple[float, float]] = deque(maxlen=4096)  # (end, busy s)
-        self._warn = RateLimitedLog(log)
         self._save_rotation: Rotation[StreamKey] = Rotation()
         self._lost_marks: dict[str, float] = {}
         # Streams with data, oldest data first; lost streams, longest lost first.
         self._live: OrderedDict[StreamKey, None] = OrderedDict()
         self._lost: OrderedDict[StreamKey, None] = OrderedDict()
         self._touched: set[StreamKey] = set()
+
+    # The core's tables, read by the API, metrics and state snapshots.
+    @property
+    def engine(self) -> FeatureEngine:
+        return self.monitor.engine
+
+    @property
+    def detectors(self) -> dict[StreamKey, StreamDetector]:
+        return self.monitor.detectors
+
+    @property
+    def streams(self) -> dict[StreamKey, StreamInfo]:
+        return self.monitor.streams
 
     # -- ingest (never blocks) --------------------------------------------------------
     def submit(self, topic: str, payload: bytes, received: float | None = None) -> None:
@@ -174,7 +124,7 @@ class Pipeline:
             self._decode(topic, payload)  # refused now (too_large, bad_topic, bad_sensor_id,
             return  # unknown_modality): it takes no queue budget and no queue of its own
         if key not in self.streams and len(self.streams) >= self.max_streams:
-            self._reject(key, "too_many_streams", f"refused: {self.max_streams} streams")
+            self.monitor.reject(key, "too_many_streams", f"refused: {self.max_streams} streams")
             return
         self._queue.put(topic, payload, self.clock() if received is None else received)
 
@@ -241,24 +191,22 @@ class Pipeline:
     # -- processing ------------------------------------------------------------------
     def tick(self) -> TickResult:
         started = time.perf_counter()
-        accepted: list[tuple[SampleBlock, bool]] = []
+        blocks: list[SampleBlock] = []
+        arrivals: list[float] = []
         oldest: float | None = None
         for topic, payload, received in self._queue.drain(self._queue.max_bytes // 4):
             oldest = received if oldest is None else min(oldest, received)
             block = self._decode(topic, payload)
-            if block is None:
-                continue
-            verdict = self._sequence(block, received)
-            if verdict != "drop":
-                accepted.append((block, verdict == "restart"))
-        events: list[Event] = []
-        frames: list[FeatureFrame] = []
-        if accepted:
-            frames = self._isolated_features(*_coalesce(accepted))
-        self.counters.windows += len(frames)
-        judged: list[FeatureFrame] = []
-        for frame in frames:
-            judged.append(self._judge(frame, events))
+            if block is not None:
+                blocks.append(block)
+                arrivals.append(received)
+        step = self.monitor.push(blocks, arrivals)
+        for key in step.dropped:
+            self._live.pop(key, None)
+            self._lost.pop(key, None)
+        self._touched |= step.touched
+        events = step.events
+        judged = step.frames
         # Silence last: windows of data that arrived before a stream went quiet (or before
         # a source marked it lost) are judged first, so they cannot "restore" it at once.
         now = self.clock()
@@ -289,143 +237,6 @@ class Pipeline:
         self._warn.warn(reason, sensor, f"dropped payload on {topic[:100]!r}: {text}")
         return None
 
-    def _reject(self, key: StreamKey, reason: str, detail: str) -> None:
-        self.counters.rejected[reason] += 1
-        self._warn.warn(reason, key[0], f"sensor {key[0]}/{key[1]}: {detail}")
-
-    def _judge(self, frame: FeatureFrame, events: list[Event]) -> FeatureFrame:
-        """The frame with the detector's activity, its events added to ``events``. A
-        failing detector costs its own stream (dropped, rebuilt from the stored state on
-        its next window), never the tick."""
-        key = (frame.sensor, frame.modality)
-        try:
-            det = self._detector(frame)
-            events.extend(det.update(frame))
-            return _with_active(frame, det)
-        except Exception as exc:
-            self.detectors.pop(key, None)
-            self._reject(key, "detector_failed", f"detector failed ({type(exc).__name__}: {exc})")
-            return frame
-
-    def _isolated_features(
-        self, blocks: list[SampleBlock], restarts: set[int]
-    ) -> list[FeatureFrame]:
-        """One batched feature step; if it fails, each stream again on its own from fresh
-        buffers (their windows restart), so only the stream at fault is dropped.
-
-        Admission (``admission.admit``) already refuses what the features cannot do; this
-        is for what it did not foresee."""
-        try:
-            return self.engine.process(blocks, restarts)
-        except Exception as exc:
-            log.warning(
-                "feature step failed (%s: %s); retrying %d streams one by one",
-                type(exc).__name__,
-                str(exc)[:200],
-                len({b.stream for b in blocks}),
-            )
-        by_stream: dict[StreamKey, list[SampleBlock]] = {}
-        for block in blocks:
-            by_stream.setdefault(block.stream, []).append(block)
-        frames: list[FeatureFrame] = []
-        for key, own in by_stream.items():
-            self.engine.streams.pop(key, None)
-            try:
-                frames.extend(self.engine.process(own, set(range(1, len(own)))))
-            except Exception as exc:
-                self.engine.streams.pop(key, None)
-                self._forget(key)
-                self._reject(key, "feature_failed", f"features failed: {type(exc).__name__}")
-        frames.sort(key=lambda f: f.t)
-        return frames
-
-    def _admit(self, block: SampleBlock, new: bool) -> bool:
-        key = block.stream
-        if new and len(self.streams) >= self.max_streams:
-            self._reject(key, "too_many_streams", f"refused: {self.max_streams} streams")
-            return False
-        refusal = admit(block, self.engine)
-        if refusal is not None:
-            self._reject(key, *refusal)
-            if not new:
-                self._forget(key)
-            return False
-        return True
-
-    def _sequence(self, block: SampleBlock, received: float) -> Verdict:
-        """``ok`` continues the stream, ``restart`` starts it afresh (gap, new rate or
-        channels), ``drop`` is a duplicate, late or refused block. Buffers are only
-        touched when the tick's blocks are pushed, in order, so a restart falls exactly at
-        the gap."""
-        key = block.stream
-        info = self.streams.get(key)
-        if info is None or info.fs != block.fs or info.channels != block.channels:
-            if not self._admit(block, info is None):
-                return "drop"
-            verdict: Verdict = "ok"
-            if info is not None:
-                self.counters.restarts += 1
-                verdict = "restart"
-                self._warn.warn(
-                    "stream_changed",
-                    block.sensor,
-                    f"sensor {block.sensor}/{block.modality} changed from {info.fs:g} Hz "
-                    f"{len(info.channels)} channels to {block.fs:g} Hz {len(block.channels)} "
-                    f"channels {list(block.channels)}: stream restarted",
-                )
-                if info.channels != block.channels:
-                    self.detectors.pop(key, None)
-            self.streams[key] = StreamInfo(
-                block.fs, block.channels, block.seq + 1, block.t_end, received
-            )
-            self._touched.add(key)
-            return verdict
-        half = 0.5 / block.fs
-        verdict = "ok"
-        if block.seq < info.next_seq:
-            if block.t0 < info.next_t0 - half:
-                if not self._rebooted(info, block, half):
-                    self.counters.duplicates += 1
-                    return "drop"
-                verdict = "restart"
-                what = "with its clock"
-            else:
-                verdict = "ok" if block.t0 <= info.next_t0 + half else "restart"
-                what = "(or wrapped)"
-            self.counters.seq_resets += 1
-            self._warn.warn(
-                "seq_reset",
-                block.sensor,
-                f"sensor {block.sensor}/{block.modality}: seq restarted {what} at {block.seq} "
-                f"(expected {info.next_seq}); the stream goes on",
-            )
-        elif block.seq > info.next_seq or abs(block.t0 - info.next_t0) > half:
-            verdict = "restart"
-        if verdict == "restart":
-            self.counters.gaps += 1
-            self._warn.warn(
-                "gap",
-                block.sensor,
-                f"sensor {block.sensor}/{block.modality}: gap before seq {block.seq} "
-                f"(expected {info.next_seq}, t0 {block.t0:.3f} s vs {info.next_t0:.3f} s); "
-                "windows restart",
-            )
-        info.next_seq = block.seq + 1
-        info.next_t0 = block.t_end
-        info.last_wall = received
-        info.behind_run = 0
-        self._touched.add(key)
-        return verdict
-
-    @staticmethod
-    def _rebooted(info: StreamInfo, block: SampleBlock, half: float) -> bool:
-        """Counts a block behind in seq and time into the current run of such blocks;
-        True once the run is ``REBOOT_RUN`` long (a sensor that restarted seq and clock)."""
-        follows = block.seq == info.behind_seq and abs(block.t0 - info.behind_t0) <= half
-        info.behind_run = info.behind_run + 1 if follows else 1
-        info.behind_seq, info.behind_t0 = block.seq + 1, block.t_end
-        return info.behind_run >= REBOOT_RUN
-
     def _silence(self, now: float) -> list[Event]:
         """Streams due for ``signal_lost`` (silent for ``silence_s``, or marked lost by
         their source) and those back. Looks only at the streams touched this tick, the
@@ -454,9 +265,7 @@ class Pipeline:
             info.lost = True
             self._live.pop(key, None)
             self._lost[key] = None
-            det = self.detectors.get(key)
-            if det is not None:
-                events.extend(det.silent(info.next_t0))
+            events.extend(self.monitor.silent(key))
         return events
 
     def _marked(self, key: StreamKey, info: StreamInfo) -> bool:
@@ -500,28 +309,10 @@ class Pipeline:
         return frozenset(due)
 
     def _forget(self, key: StreamKey) -> None:
-        self.streams.pop(key, None)
-        self.detectors.pop(key, None)
-        self.engine.streams.pop(key, None)
+        self.monitor.forget(key)
         self._live.pop(key, None)
         self._lost.pop(key, None)
         self._touched.discard(key)
-
-    def _detector(self, frame: FeatureFrame) -> StreamDetector:
-        key = (frame.sensor, frame.modality)
-        det = self.detectors.get(key)
-        if det is None:
-            det = StreamDetector.for_frame(frame, self.settings.detect, self.settings.dsp)
-            if self.store is not None:
-                state = self.store.load_state(frame.sensor, frame.modality)
-                if state is not None:
-                    try:
-                        det.load_state(state)
-                        log.info("restored the detector state (baselines) of %s/%s", *key)
-                    except (ValueError, KeyError, TypeError) as exc:
-                        log.warning("stored state of %s/%s not used: %s", *key, exc)
-            self.detectors[key] = det
-        return det
 
     # -- persistence and control ---------------------------------------------------------
     def save_states(self) -> None:
@@ -545,15 +336,7 @@ class Pipeline:
         return len(keys)
 
     def recalibrate(self, sensor: str) -> int:
-        n = 0
-        for modality in ("emg", "acc"):
-            det = self.detectors.get((sensor, modality))
-            if det is not None:
-                det.recalibrate()
-                n += 1
-        if not n:
-            raise MonitorError(f"no detector for sensor {sensor!r}")
-        return n
+        return self.monitor.recalibrate(sensor)
 
     def processors(self) -> dict[StreamKey, StreamProcessor]:
         return self.engine.streams
@@ -569,44 +352,3 @@ def _topic_key(topic: str) -> StreamKey | None:
         return parse_topic(topic)
     except DecodeError:
         return None
-
-
-def _coalesce(accepted: list[tuple[SampleBlock, bool]]) -> tuple[list[SampleBlock], set[int]]:
-    """Join each stream's consecutive blocks of a tick into one (one push instead of one
-    per message: the per-call overhead, not the arithmetic, limits a large fleet), cutting
-    at restarts. Returns the blocks and the indices that restart their stream."""
-    segments: dict[StreamKey, list[tuple[list[SampleBlock], bool]]] = {}
-    for block, restart in accepted:
-        segs = segments.setdefault(block.stream, [])
-        if restart or not segs:
-            segs.append(([block], restart))
-        else:
-            segs[-1][0].append(block)
-    merged: list[SampleBlock] = []
-    restarts: set[int] = set()
-    for segs in segments.values():
-        for blocks, restart in segs:
-            if restart:
-                restarts.add(len(merged))
-            first = blocks[0]
-            if len(blocks) == 1:
-                merged.append(first)
-            else:
-                data = np.concatenate([b.data for b in blocks], axis=1)
-                merged.append(
-                    SampleBlock(
-                        first.sensor,
-                        first.modality,
-                        first.fs,
-                        first.t0,
-                        first.seq,
-                        first.channels,
-                        first.unit,
-                        data,
-                    )
-                )
-    return merged, restarts
-
-
-def _with_active(frame: FeatureFrame, det: StreamDetector) -> FeatureFrame:
-    return replace(frame, active=det.last_active)

@@ -8,7 +8,6 @@ clock (``None`` = as fast as possible).
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,11 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from monitor.config import Settings
-from monitor.dsp.engine import FeatureEngine
+from monitor.core import Monitor
 from monitor.io.csv_dialect import CsvOptions
 from monitor.io.recording import Recording, StreamInfo, open_recording
 from monitor.model import Event, FeatureFrame, Modality, SampleBlock
@@ -33,15 +29,6 @@ class FrameSink(Protocol):
     def frames(self, frames: Sequence[FeatureFrame]) -> None: ...
 
     def events(self, events: Sequence[Event]) -> None: ...
-
-
-class Detector(Protocol):
-    """Turns feature frames into events; see monitor/detect."""
-
-    @property
-    def last_active(self) -> npt.NDArray[np.bool_]: ...
-
-    def update(self, frame: FeatureFrame) -> list[Event]: ...
 
 
 @dataclass
@@ -70,25 +57,19 @@ def replay(
     fs: float | None = None,
     speed: float | None = None,
     sinks: Sequence[FrameSink] = (),
-    detector_factory: Callable[[FeatureFrame], Detector] | None = None,
+    detect: bool = True,
     progress: Callable[[float], None] | None = None,
     on_open: Callable[[list[StreamInfo]], None] | None = None,
     csv: CsvOptions | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> ReplayResult:
-    """Run every file through the feature engine (and detectors, if given) into ``sinks``.
+    """Run every file through the core (features, and detectors unless ``detect`` is
+    False) into ``sinks``.
 
     ``progress`` is called with the seconds of signal processed since the last call;
     ``csv`` carries hints for CSV exports; ``on_note`` gets what a reader guessed or did
     to a file (a time unit read from the values, resampling, dropped columns).
     """
-    result = ReplayResult()
-    engine = FeatureEngine(settings.dsp)
-    detectors: dict[tuple[str, str], Detector] = {}
-    # Paced replays tick like a live session; at full speed larger ticks batch more windows
-    # per FFT call. Events do not depend on it: they follow the window grid, not the ticks.
-    chunk_s = settings.replay.chunk_s if speed is not None else settings.replay.max_speed_chunk_s
-    started = time.perf_counter()
     with ExitStack() as stack:
         recs = [
             stack.enter_context(open_recording(p, modality=modality, fs=fs, csv=csv)) for p in paths
@@ -97,65 +78,72 @@ def replay(
             for rec in recs:
                 for note in getattr(rec, "notes", ()):
                     on_note(f"{rec.path.name}: {note}")
-        result.streams = [s for r in recs for s in r.streams]
-        result.duration_s = max((r.duration_s for r in recs), default=0.0)
-        if on_open is not None:
-            on_open(result.streams)
-        t_first = min((s.t0 for s in result.streams), default=0.0)
-        done = t_first
-        pending: list[SampleBlock] = []
-        restarts: set[int] = set()
-        # Where each stream's next block should start: a block elsewhere follows a gap in
-        # the file (a CSV export whose logger paused), and windows must not span it.
-        next_t0: dict[tuple[str, str], float] = {}
-        tick_end = t_first + chunk_s
+        return replay_recordings(
+            recs,
+            settings,
+            speed=speed,
+            sinks=sinks,
+            detect=detect,
+            progress=progress,
+            on_open=on_open,
+        )
 
-        def flush() -> None:
-            nonlocal done
-            if not pending:
-                return
-            frames = engine.process(pending, restarts)
-            horizon = max(b.t_end for b in pending)
-            pending.clear()
-            restarts.clear()
-            if speed is not None:
-                due = started + (horizon - t_first) / speed
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            events: list[Event] = []
-            if detector_factory is not None:
-                judged = []
-                for frame in frames:
-                    key = (frame.sensor, frame.modality)
-                    det = detectors.get(key)
-                    if det is None:
-                        det = detectors[key] = detector_factory(frame)
-                    events.extend(det.update(frame))
-                    judged.append(dataclasses.replace(frame, active=det.last_active))
-                frames = judged
-            for sink in sinks:
-                sink.frames(frames)
-                if events:
-                    sink.events(events)
-            result.n_frames += len(frames)
-            result.n_events += len(events)
-            if progress is not None and horizon > done:
-                progress(horizon - done)
-                done = horizon
 
-        for block in merged_blocks(recs, chunk_s):
-            if block.t0 >= tick_end and pending:
-                flush()
-                while tick_end <= block.t0:
-                    tick_end += chunk_s
-            key = (block.sensor, block.modality)
-            expected = next_t0.get(key)
-            if expected is not None and abs(block.t0 - expected) * block.fs > 0.5:
-                restarts.add(len(pending))
-            next_t0[key] = block.t_end
-            pending.append(block)
-        flush()
-    result.nonfinite_samples = sum(p.nonfinite_samples for p in engine.streams.values())
+def replay_recordings(
+    recordings: Sequence[Recording],
+    settings: Settings,
+    *,
+    speed: float | None = None,
+    sinks: Sequence[FrameSink] = (),
+    detect: bool = True,
+    progress: Callable[[float], None] | None = None,
+    on_open: Callable[[list[StreamInfo]], None] | None = None,
+) -> ReplayResult:
+    """``replay`` of recordings already open (files, or arrays in a ``MemoryRecording``)."""
+    result = ReplayResult()
+    monitor = Monitor(settings, detect=detect, max_streams=1 << 30, strict=True)
+    # Paced replays tick like a live session; at full speed larger ticks batch more windows
+    # per FFT call. Events do not depend on it: they follow the window grid, not the ticks.
+    chunk_s = settings.replay.chunk_s if speed is not None else settings.replay.max_speed_chunk_s
+    started = time.perf_counter()
+    result.streams = [s for r in recordings for s in r.streams]
+    result.duration_s = max((r.duration_s for r in recordings), default=0.0)
+    if on_open is not None:
+        on_open(result.streams)
+    t_first = min((s.t0 for s in result.streams), default=0.0)
+    done = t_first
+    pending: list[SampleBlock] = []
+    tick_end = t_first + chunk_s
+
+    def flush() -> None:
+        nonlocal done
+        if not pending:
+            return
+        horizon = max(b.t_end for b in pending)
+        step = monitor.push(pending)
+        pending.clear()
+        if speed is not None:
+            due = started + (horizon - t_first) / speed
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        for sink in sinks:
+            sink.frames(step.frames)
+            if step.events:
+                sink.events(step.events)
+        result.n_frames += len(step.frames)
+        result.n_events += len(step.events)
+        if progress is not None and horizon > done:
+            progress(horizon - done)
+            done = horizon
+
+    for block in merged_blocks(recordings, chunk_s):
+        if block.t0 >= tick_end and pending:
+            flush()
+            while tick_end <= block.t0:
+                tick_end += chunk_s
+        pending.append(block)
+    flush()
+    result.nonfinite_samples = sum(p.nonfinite_samples for p in monitor.engine.streams.values())
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -382,7 +382,7 @@ def test_silent_streams_cost_nothing_per_tick() -> None:
     clock.now += 10
     p.tick()  # all of them lost now
     assert all(info.lost for info in p.streams.values())
-    p.streams = CountingDict(p.streams)
+    p.monitor.streams = CountingDict(p.monitor.streams)
     CountingDict.reads = 0
     for _ in range(10):
         clock.now += 0.1
