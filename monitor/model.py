@@ -102,6 +102,19 @@ def safe_sensor_id(text: str, default: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:\-]", "_", text.strip())[:64] or default
 
 
+def default_channels(n: int, modality: Modality) -> tuple[str, ...]:
+    """Names for unnamed rows of an array: ``emg_1..``, or ``acc_x, acc_y, acc_z``."""
+    if modality == "acc" and n <= 3:
+        return ("acc_x", "acc_y", "acc_z")[:n]
+    return tuple(f"{modality}_{i + 1}" for i in range(n))
+
+
+def default_unit(modality: Modality) -> str:
+    """An array's unit when nobody says: accelerations are taken as m/s^2 (the features'
+    unit); EMG as arbitrary units (the spectral features and the detector use ratios)."""
+    return "m/s^2" if modality == "acc" else "a.u."
+
+
 def modality_for_channel(name: str) -> Modality:
     """The brief's rule when nothing else says: channels named ``acc*`` are accelerometer."""
     return "acc" if name.strip().lower().startswith("acc") else "emg"
@@ -151,6 +164,33 @@ class SampleBlock:
             data.flags.writeable = False
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "channels", tuple(self.channels))
+
+    @classmethod
+    def from_array(
+        cls,
+        data: npt.ArrayLike,
+        fs: float,
+        *,
+        modality: Modality = "emg",
+        sensor: str = "data",
+        channels: tuple[str, ...] | list[str] | None = None,
+        t0: float = 0.0,
+        seq: int = 0,
+        unit: str | None = None,
+    ) -> SampleBlock:
+        """A block from an array of shape (channels, samples) or (samples,), for people:
+        channel names default to ``emg_1..`` or ``acc_x, acc_y, acc_z``, the unit to
+        ``a.u.`` (EMG) or ``m/s^2`` (accelerometer). Consecutive blocks of one stream
+        need ``t0`` and ``seq`` to follow on (``t0 + n/fs``, ``seq + 1``)."""
+        x = np.asarray(data, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[np.newaxis, :]
+        n = x.shape[0] if x.ndim == 2 else 0
+        if channels is None:
+            channels = default_channels(n, modality)
+        if unit is None:
+            unit = default_unit(modality)
+        return cls(sensor, modality, float(fs), float(t0), int(seq), tuple(channels), unit, x)
 
     @property
     def n_samples(self) -> int:
