@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from monitor.errors import (
+from monitor.core.errors import (
     ConfigError,
     DecodeError,
     EventFormatError,
@@ -19,24 +19,24 @@ from monitor.errors import (
     RecordingError,
     SampleBlockError,
 )
-from monitor.model import Event, FeatureFrame, SampleBlock
+from monitor.core.model import Event, FeatureFrame, SampleBlock
 
 if TYPE_CHECKING:
     from monitor.analysis import Analysis, analyze
-    from monitor.config import Settings, load_settings
-    from monitor.core import Monitor, Step
-    from monitor.io.recording import open_recording
+    from monitor.core.config import Settings, load_settings
+    from monitor.core.monitor import Monitor, Step
+    from monitor.inputs.files.recording import open_recording
 
 # Loaded on first use: they pull in scipy (about a second), and every submodule import
 # (the CLI, the simulators, a sensor-side codec) runs this file first.
 _LAZY = {
     "Analysis": "monitor.analysis",
     "analyze": "monitor.analysis",
-    "Settings": "monitor.config",
-    "load_settings": "monitor.config",
-    "Monitor": "monitor.core",
-    "Step": "monitor.core",
-    "open_recording": "monitor.io.recording",
+    "Settings": "monitor.core.config",
+    "load_settings": "monitor.core.config",
+    "Monitor": "monitor.core.monitor",
+    "Step": "monitor.core.monitor",
+    "open_recording": "monitor.inputs.files.recording",
 }
 
 

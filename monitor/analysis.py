@@ -19,15 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.config import Settings
-from monitor.errors import MonitorError
-from monitor.indices import Trend
-from monitor.io._memory import MemoryRecording, MemoryStream
-from monitor.io.csv_dialect import CsvOptions
-from monitor.io.csv_table import G
-from monitor.io.csv_time import to_uniform
-from monitor.io.recording import ReadOptions, Recording, StreamInfo, open_recording
-from monitor.model import (
+from monitor.core.config import Settings
+from monitor.core.errors import MonitorError
+from monitor.core.indices import Trend
+from monitor.core.model import (
     EVENT_KINDS,
     FEATURE_NAMES,
     FEATURE_UNITS,
@@ -39,9 +34,14 @@ from monitor.model import (
     default_unit,
     modality_for_channel,
 )
+from monitor.inputs.files._memory import MemoryRecording, MemoryStream
+from monitor.inputs.files.csv_dialect import CsvOptions
+from monitor.inputs.files.csv_table import G
+from monitor.inputs.files.csv_time import to_uniform
+from monitor.inputs.files.recording import ReadOptions, Recording, StreamInfo, open_recording
+from monitor.outputs.files import CSV_COLUMNS
+from monitor.outputs.report import ReportCollector, render_report
 from monitor.replay import replay_recordings
-from monitor.report import ReportCollector, render_report
-from monitor.sinks.files import CSV_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

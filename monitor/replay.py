@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from monitor.config import Settings
-from monitor.core import Monitor
-from monitor.io.csv_dialect import CsvOptions
-from monitor.io.recording import Recording, StreamInfo, open_recording
-from monitor.model import Event, FeatureFrame, Modality, SampleBlock
+from monitor.core.config import Settings
+from monitor.core.model import Event, FeatureFrame, Modality, SampleBlock
+from monitor.core.monitor import Monitor
+from monitor.inputs.files.csv_dialect import CsvOptions
+from monitor.inputs.files.recording import Recording, StreamInfo, open_recording
 
 
 class FrameSink(Protocol):

@@ -11,5 +11,6 @@ Modules, one job each:
 - ``record``: generator -> file + truth; ``scenarios``: seeded benchmark sets.
 - ``cli``: the ``fatigue-sim`` command.
 
-May import ``monitor.model`` and ``monitor.errors``; the monitor never imports this package.
+May import ``monitor.core.model`` and ``monitor.core.errors``; the monitor never imports
+this package.
 """

@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from monitor.csv_args import add_csv_arguments, csv_options
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
+from monitor.inputs.files.csv_args import add_csv_arguments, csv_options
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import Dropout, EmgGenerator, EmgScenario, ForceStep, RestPeriod
 from simulators.errors import ScenarioError, UnknownFormatError
@@ -587,7 +587,7 @@ examples:
 def _mqtt(args: argparse.Namespace) -> int:
     import asyncio
 
-    from monitor.config import parse_broker
+    from monitor.core.broker_url import parse_broker
     from simulators.mqtt import publish_fleet, recorded_fleet, simulated_fleet
     from simulators.mqtt_qos0 import MqttPublishError, Qos0Publisher
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 
 class ScenarioError(MonitorError, ValueError):

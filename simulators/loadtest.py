@@ -29,7 +29,7 @@ from typing import Any
 
 import aiomqtt
 
-from monitor.config import DspSettings
+from monitor.core.config import DspSettings
 
 
 @dataclass

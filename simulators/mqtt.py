@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from monitor.decode.wire import encode_json, fmb1_header
-from monitor.io import CsvOptions, open_recording
-from monitor.model import Modality, SampleBlock
+from monitor.core.model import Modality, SampleBlock
+from monitor.inputs.files import CsvOptions, open_recording
+from monitor.inputs.wire import encode_json, fmb1_header
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
 from simulators.mqtt_qos0 import Qos0Publisher

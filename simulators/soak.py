@@ -29,9 +29,9 @@ from typing import Any
 import aiomqtt
 import numpy as np
 
-from monitor.config import DspSettings
-from monitor.decode.wire import encode_fmb1
-from monitor.model import SampleBlock
+from monitor.core.config import DspSettings
+from monitor.core.model import SampleBlock
+from monitor.inputs.wire import encode_fmb1
 from simulators.loadtest import _fleet_cmd, _rss_mb, _start_broker, start_monitor
 
 RSS_EVERY_S = 10.0

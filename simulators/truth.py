@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from monitor.model import MODALITIES, Modality
+from monitor.core.model import MODALITIES, Modality
 from simulators.errors import TruthFormatError
 
 TRUTH_VERSION = 1

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from monitor.cli import main
-from monitor.model import FEATURE_NAMES
-from monitor.sinks.files import CSV_COLUMNS
+from monitor.core.model import FEATURE_NAMES
+from monitor.outputs.files import CSV_COLUMNS
 
 DATA = Path(__file__).parent / "data"
 CC0 = DATA / "emg_fatigue_electrophys_cc0"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Settings, load_settings
-from monitor.errors import ConfigError
+from monitor.core.config import Settings, load_settings
+from monitor.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

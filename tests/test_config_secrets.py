@@ -3,8 +3,10 @@ environment kept as text, unique client ids."""
 
 import pytest
 
-from monitor.config import broker_url, load_settings, redact_url, unique_client_id
-from monitor.errors import ConfigError
+from monitor.core.broker_url import broker_url, redact_url
+from monitor.core.config import load_settings
+from monitor.core.errors import ConfigError
+from monitor.live.mqtt_link import unique_client_id
 
 
 def test_user_and_password_come_from_the_url_percent_decoded() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from monitor.indices import (
+from monitor.core.indices import (
     INITIAL_S,
     MAX_POINTS,
     at_rest,

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from monitor.ingest import ENTRY_OVERHEAD, LOW_MARK, IngestQueue, Shed, _water_level
+from monitor.live.ingest import ENTRY_OVERHEAD, LOW_MARK, IngestQueue, Shed, _water_level
 
 
 @pytest.mark.parametrize("seed", range(20))

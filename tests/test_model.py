@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from monitor.errors import EventFormatError, SampleBlockError
-from monitor.model import Event, SampleBlock, modality_for_channel
+from monitor.core.errors import EventFormatError, SampleBlockError
+from monitor.core.model import Event, SampleBlock, modality_for_channel
 
 
 def test_event_json_round_trip_and_nan_becomes_null() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.config import Settings
-from monitor.decode.wire import encode_fmb1, encode_json
-from monitor.model import SampleBlock
-from monitor.pipeline import Pipeline
-from monitor.sinks.store import Store
+from monitor.core.config import Settings
+from monitor.core.model import SampleBlock
+from monitor.inputs.wire import encode_fmb1, encode_json
+from monitor.live.pipeline import Pipeline
+from monitor.outputs.store import Store
 from simulators.emg import EmgGenerator, EmgScenario
 
 

@@ -7,10 +7,10 @@ import logging
 import numpy as np
 import pytest
 
-from monitor.config import Settings
-from monitor.decode.wire import encode_fmb1
-from monitor.model import SampleBlock
-from monitor.pipeline import Pipeline
+from monitor.core.config import Settings
+from monitor.core.model import SampleBlock
+from monitor.inputs.wire import encode_fmb1
+from monitor.live.pipeline import Pipeline
 
 
 class FakeClock:
@@ -329,7 +329,7 @@ def test_silent_streams_are_evicted_with_their_state_and_idle_ones_cost_nothing(
 ) -> None:
     from dataclasses import replace
 
-    from monitor.sinks.store import Store
+    from monitor.outputs.store import Store
 
     clock = FakeClock()
     settings = Settings()

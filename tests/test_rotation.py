@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.rotation import Rotation
+from monitor.core.rotation import Rotation
 
 
 def test_each_member_comes_once_per_round_in_slices() -> None:

@@ -8,9 +8,9 @@ from types import TracebackType
 
 import numpy as np
 
-from monitor.config import load_settings
-from monitor.model import SampleBlock
-from monitor.service import Service
+from monitor.core.config import load_settings
+from monitor.core.model import SampleBlock
+from monitor.live.service import Service
 
 
 class FlakySource:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.config import Settings, load_settings
+from monitor.core.config import Settings, load_settings
+from monitor.core.model import Modality, SampleBlock
 from monitor.detect.stream import StreamDetector
-from monitor.model import Modality, SampleBlock
-from monitor.service import Service, sensor_states
-from monitor.sinks.store import Store
+from monitor.live.service import Service, sensor_states
+from monitor.outputs.store import Store
 
 
 def detector(sensor: str, modality: Modality, channels: tuple[str, ...]) -> StreamDetector:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from monitor.cli import main
-from monitor.tremor_character import tremor_band_name, tremor_character
+from monitor.core.tremor_character import tremor_band_name, tremor_character
 from simulators.acc import AccGenerator, AccScenario
 from simulators.writers import write_recording
 

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from monitor.config import EmgDetect
+from monitor.core.config import EmgDetect
 from monitor.detect import _compiled
 from monitor.detect.cusum import Cusum, threshold_for_arl0
 from monitor.detect.gate import ActivityGate

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.config import DetectSettings, DspSettings
+from monitor.core.config import DetectSettings, DspSettings
+from monitor.core.model import Event, EventKind, FeatureFrame, Modality
 from monitor.detect.fatigue import FatigueChannel, WindowFeatures
 from monitor.detect.tremor import TremorChannel, TremorWindow
-from monitor.model import Event, EventKind, FeatureFrame, Modality
 
 BAD_SIGNAL = ("flat", "nonfinite")
 CONTACT_TROUBLE = ("flat", "nonfinite", "clipped")

@@ -39,10 +39,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from monitor.config import TremorDetect
+from monitor.core.config import TremorDetect
+from monitor.core.tremor_character import tremor_band_name
 from monitor.detect.cusum import Cusum, threshold_for_arl0
 from monitor.detect.robust import baseline_sigma
-from monitor.tremor_character import tremor_band_name
 
 Z_CLIP = 3.0
 CONFIRM_FRACTION = 0.75

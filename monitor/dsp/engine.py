@@ -13,7 +13,8 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
-from monitor.config import DspSettings
+from monitor.core.config import DspSettings
+from monitor.core.model import FeatureFrame, Modality, SampleBlock
 from monitor.dsp.acc_features import AccFeatureKernel
 from monitor.dsp.emg_features import EmgFeatureKernel
 from monitor.dsp.filters import filter_together
@@ -26,7 +27,6 @@ from monitor.dsp.stream import (
     ReadyWindows,
     StreamProcessor,
 )
-from monitor.model import FeatureFrame, Modality, SampleBlock
 
 Kernel = EmgFeatureKernel | AccFeatureKernel
 # Past this share of band power in mains lines, even interpolated spectra are mostly guess.

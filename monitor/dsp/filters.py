@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.signal
 
-from monitor.errors import SettingsError
+from monitor.core.errors import SettingsError
 
 SOS = npt.NDArray[np.float64]
 

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from monitor.errors import SettingsError
+from monitor.core.errors import SettingsError
 
 
 class WindowRing:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import scipy.fft
 import scipy.signal
 
-from monitor.errors import SettingsError
+from monitor.core.errors import SettingsError
 
 CHUNK_ROWS = 64
 

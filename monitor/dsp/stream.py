@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from monitor.config import DspSettings
+from monitor.core.config import DspSettings
+from monitor.core.errors import SampleBlockError
+from monitor.core.model import Modality, SampleBlock
 from monitor.dsp import _fused
 from monitor.dsp.filters import StreamingFilter, emg_sos, highpass_sos
 from monitor.dsp.ring import WindowRing
 from monitor.dsp.runs import RunLog
-from monitor.errors import SampleBlockError
-from monitor.model import Modality, SampleBlock
 
 #: Quality labels by code; a window takes the worst (highest) code among its problems.
 QUALITY_LABELS: tuple[str, ...] = ("ok", "mains", "clipped", "flat", "nonfinite")

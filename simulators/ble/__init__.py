@@ -2,7 +2,7 @@
 
 ``VirtualAir`` is the in-process radio; ``VirtualPolar``, ``VirtualMyo`` and
 ``VirtualGeneric`` are peripherals; ``bumble_backend(air)`` gives the bleak backend
-classes for ``monitor.sources.ble.BleSource``.
+classes for ``monitor.inputs.ble.source.BleSource``.
 """
 
 from simulators.ble.air import VirtualAir

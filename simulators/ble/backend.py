@@ -34,7 +34,7 @@ from bumble import core, gatt
 from bumble.device import Peer
 from bumble.hci import Address
 
-from monitor.sources.ble import BleBackend
+from monitor.inputs.ble.source import BleBackend
 from simulators.ble.air import VirtualAir
 
 log = logging.getLogger(__name__)

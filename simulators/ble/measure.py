@@ -11,8 +11,8 @@ import asyncio
 import sys
 import time
 
-from monitor.config import BleDevice, BleSettings
-from monitor.sources.ble import BleSource
+from monitor.core.config import BleDevice, BleSettings
+from monitor.inputs.ble.source import BleSource
 from simulators.ble.air import VirtualAir
 from simulators.ble.backend import bumble_backend
 from simulators.ble.peripherals import VirtualMyo

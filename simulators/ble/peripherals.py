@@ -33,8 +33,8 @@ import numpy.typing as npt
 from bumble import att, gatt
 from bumble.core import UUID, AdvertisingData
 
-from monitor.decode import myo, polar
-from monitor.errors import DecodeError
+from monitor.core.errors import DecodeError
+from monitor.inputs.ble import myo, polar
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ HCI controller, a VHCI device...), so a phone or PC can connect to it for real.
 The transport spec is bumble's (``usb:0``, ``serial:/dev/ttyACM0``, ``vhci``, ``tcp-client:
 HOST:PORT``...; https://google.github.io/bumble/transports/). The signal is the simulator's
 (fatigue or tremor from ``--onset``) or, with ``--from FILE``, a recording read through
-the monitor's own readers (``monitor.io.open_recording``), streamed at the real rate times
+the monitor's own readers (``monitor.inputs.files.open_recording``), streamed at the real rate times
 ``--speed``, looping.
 """
 
@@ -23,9 +23,9 @@ from bumble.device import Device
 from bumble.hci import Address
 from bumble.transport import open_transport
 
-from monitor.errors import MonitorError
-from monitor.io import open_recording
-from monitor.model import Modality
+from monitor.core.errors import MonitorError
+from monitor.core.model import Modality
+from monitor.inputs.files import open_recording
 from simulators.ble.peripherals import (
     H10_RATES,
     VirtualGeneric,

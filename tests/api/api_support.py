@@ -15,13 +15,13 @@ import httpx
 import numpy as np
 from fastapi import FastAPI
 
-from monitor.api import create_app
-from monitor.config import Settings
-from monitor.decode.wire import encode_fmb1
-from monitor.model import Event, SampleBlock
-from monitor.pipeline import Pipeline
-from monitor.sinks.hub import LiveHub
-from monitor.sinks.store import Store
+from monitor.core.config import Settings
+from monitor.core.model import Event, SampleBlock
+from monitor.inputs.wire import encode_fmb1
+from monitor.live.api import create_app
+from monitor.live.hub import LiveHub
+from monitor.live.pipeline import Pipeline
+from monitor.outputs.store import Store
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
 

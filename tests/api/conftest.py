@@ -9,7 +9,7 @@ import httpx
 import pytest
 from api_support import TOKEN, Fed, build_app, connect, feed
 
-from monitor.sinks.store import Store
+from monitor.outputs.store import Store
 
 
 @pytest.fixture(scope="module")

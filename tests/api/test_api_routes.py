@@ -13,11 +13,11 @@ import httpx
 import pytest
 from api_support import TOKEN, Fed, build_app, connect
 
-import monitor.sinks.store as store_module
-from monitor.api import create_app
-from monitor.indices import fatigue_indices
-from monitor.model import Event
-from monitor.sinks.store import Store
+import monitor.outputs.store as store_module
+from monitor.core.indices import fatigue_indices
+from monitor.core.model import Event
+from monitor.live.api import create_app
+from monitor.outputs.store import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -562,7 +562,7 @@ async def test_gets_are_not_origin_checked(fed: Fed) -> None:
 def test_a_non_loopback_host_without_token_warns_at_startup(
     fed: Fed, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("WARNING", logger="monitor.api"):
+    with caplog.at_level("WARNING", logger="monitor.live.api"):
         build_app(fed, host="127.0.0.1")
         build_app(fed, host="localhost")
         build_app(fed, TOKEN, host="192.168.1.20")
@@ -576,7 +576,7 @@ def test_a_non_loopback_host_without_token_warns_at_startup(
 def test_all_interfaces_without_allowed_hosts_warns(
     fed: Fed, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("WARNING", logger="monitor.api"):
+    with caplog.at_level("WARNING", logger="monitor.live.api"):
         build_app(fed, TOKEN, host="0.0.0.0", allowed_hosts=["lab-pc.local"])
         assert not caplog.records
         build_app(fed, TOKEN, host="0.0.0.0")
@@ -587,7 +587,7 @@ def test_all_interfaces_without_allowed_hosts_warns(
 async def test_fatigue_indices_of_the_stored_history(client: httpx.AsyncClient) -> None:
     # ``arm`` fatigues from 40 s at 35 %/min: over the stored samples (every 5 s) the MDF
     # slope is clearly negative, the 10 % drop comes after the onset, and the quadrant
-    # (MDF down, RMS not down) is fatigue. The figures are those of monitor.indices on the
+    # (MDF down, RMS not down) is fatigue. The figures are those of monitor.core.indices on the
     # same rows the features route serves.
     r = await client.get("/api/sensors/arm/indices")
     assert r.status_code == 200

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from monitor.model import Event, FeatureFrame
-from monitor.sinks.hub import LiveHub
+from monitor.core.model import Event, FeatureFrame
+from monitor.live.hub import LiveHub
 
 pytestmark = pytest.mark.anyio
 

@@ -16,9 +16,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from monitor.api import ApiServer
-from monitor.model import Event, FeatureFrame
-from monitor.sinks.hub import LiveHub
+from monitor.core.model import Event, FeatureFrame
+from monitor.live.api import ApiServer
+from monitor.live.hub import LiveHub
 
 pytestmark = pytest.mark.anyio
 

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from api_support import connect
 
-from monitor.api import create_app
-from monitor.api.fleetbench import fill
-from monitor.config import Settings
-from monitor.pipeline import Pipeline
-from monitor.sinks.hub import LiveHub
-from monitor.sinks.store import Store
+from monitor.core.config import Settings
+from monitor.live.api import create_app
+from monitor.live.hub import LiveHub
+from monitor.live.pipeline import Pipeline
+from monitor.outputs.store import Store
+from monitor.tools.fleetbench import fill
 
 pytestmark = pytest.mark.anyio
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.config import load_settings
-from monitor.decode.registry import driver_for
-from monitor.errors import ConfigError
-from monitor.sources.ble import scan
+from monitor.core.config import load_settings
+from monitor.core.errors import ConfigError
+from monitor.inputs.ble.registry import driver_for
+from monitor.inputs.ble.source import scan
 from simulators.ble import VirtualAir, VirtualMyo, VirtualPolar, bumble_backend
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,10 +4,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.decode import generic, myo, polar
-from monitor.decode.driver import BleDriver
-from monitor.errors import BleDeviceError, DecodeError
-from monitor.model import SampleBlock
+from monitor.core.errors import BleDeviceError, DecodeError
+from monitor.core.model import SampleBlock
+from monitor.inputs.ble import generic, myo, polar
+from monitor.inputs.ble.driver import BleDriver
 
 
 def started(driver: polar.PolarAcc) -> polar.PolarAcc:

@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from monitor.decode import generic, myo
-from monitor.errors import ConfigError, DecodeError
+from monitor.core.errors import ConfigError, DecodeError
+from monitor.inputs.ble import generic, myo
 
 
 def test_myo_uuids_and_set_mode_command() -> None:

@@ -6,9 +6,9 @@ import struct
 import numpy as np
 import pytest
 
-from monitor.decode import polar
-from monitor.decode.driver import Command
-from monitor.errors import BleDeviceError, ConfigError, DecodeError
+from monitor.core.errors import BleDeviceError, ConfigError, DecodeError
+from monitor.inputs.ble import polar
+from monitor.inputs.ble.driver import Command
 
 MG = 9.80665e-3  # m/s^2 per milli-g
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 from simulators.ble.peripherals import VirtualGeneric, VirtualMyo, VirtualPolar
 from simulators.ble.run import generic_options, load_recording, make_peripheral
 from simulators.cli import build_parser

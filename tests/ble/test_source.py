@@ -17,11 +17,11 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 from bumble import att
 
-from monitor.config import BleDevice, BleSettings
-from monitor.decode import generic, myo
-from monitor.decode.driver import Command
-from monitor.model import SampleBlock
-from monitor.sources.ble import BleSource
+from monitor.core.config import BleDevice, BleSettings
+from monitor.core.model import SampleBlock
+from monitor.inputs.ble import generic, myo
+from monitor.inputs.ble.driver import Command
+from monitor.inputs.ble.source import BleSource
 from simulators.ble import VirtualAir, VirtualMyo, VirtualPolar, bumble_backend
 from simulators.ble.signals import myo_emg
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.decode.wire import HEADER, Limits, decode, encode_fmb1, encode_json, parse_topic
-from monitor.errors import DecodeError
-from monitor.model import SampleBlock
+from monitor.core.errors import DecodeError
+from monitor.core.model import SampleBlock
+from monitor.inputs.wire import HEADER, Limits, decode, encode_fmb1, encode_json, parse_topic
 
 
 def block(modality: str = "emg", channels: int = 2, n: int = 40, seq: int = 7) -> SampleBlock:

@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.config import Settings
+from monitor.core.config import Settings
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from monitor.config import Settings
+from monitor.core.config import Settings
+from monitor.core.model import Event, FeatureFrame, SampleBlock
 from monitor.detect.stream import StreamDetector
 from monitor.dsp.engine import FeatureEngine
-from monitor.model import Event, FeatureFrame, SampleBlock
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
 

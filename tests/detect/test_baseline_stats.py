@@ -52,7 +52,7 @@ def test_reference_against_analytic_values() -> None:
 
 
 def test_the_sample_mirror_follows_appends_clears_and_replacements() -> None:
-    from monitor.config import Settings
+    from monitor.core.config import Settings
     from monitor.detect.fatigue import FatigueChannel
 
     ch = FatigueChannel(Settings().detect.emg, 0.5, 2)
@@ -70,7 +70,7 @@ def test_the_sample_mirror_follows_appends_clears_and_replacements() -> None:
 
 
 def test_channels_compare_by_state_not_by_their_array_cache() -> None:
-    from monitor.config import Settings
+    from monitor.core.config import Settings
     from monitor.detect.fatigue import FatigueChannel
 
     a = FatigueChannel(Settings().detect.emg, 0.5, 2)

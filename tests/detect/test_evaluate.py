@@ -4,8 +4,8 @@ regress (the full 60-recording figures are in docs/evaluation.md)."""
 from pathlib import Path
 
 from monitor.cli import main
-from monitor.config import Settings
-from monitor.evaluate import evaluate, format_summary
+from monitor.core.config import Settings
+from monitor.tools.evaluate import evaluate, format_summary
 from simulators.scenarios import make_scenarios
 
 

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from monitor.config import Settings
+from monitor.core.config import Settings
+from monitor.core.model import FeatureFrame
 from monitor.detect.stream import StreamDetector
-from monitor.model import FeatureFrame
 from simulators.schedule import ForceStep, RestPeriod
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from detect_helpers import detect, emg_signal, frames_of
 
-from monitor.config import Settings
+from monitor.core.config import Settings
 from monitor.detect.stream import StreamDetector
 from simulators.emg import Dropout
 from simulators.schedule import ForceStep, RestPeriod
@@ -154,7 +154,7 @@ def test_confirmation_counts_active_windows_across_rests() -> None:
     # than min_drop) but the first usable window of each contraction dips to -20 %. Before,
     # the recent buffer was cleared at every rest, so the confirmation rested on that one
     # dip and fatigue_onset fired; now it needs CONFIRM_S of active windows, across rests.
-    from monitor.config import EmgDetect
+    from monitor.core.config import EmgDetect
     from monitor.detect.fatigue import FatigueChannel, WindowFeatures
 
     rng = np.random.default_rng(5)
@@ -543,7 +543,7 @@ def test_a_contraction_does_not_span_a_gap_in_the_stream() -> None:
     # Two windows of a burst, 30 s without data, one more active window, then rest. Before:
     # the two windows before the gap were held and judged with the one after it, as one
     # burst, and counted as the level after the discontinuity.
-    from monitor.config import EmgDetect
+    from monitor.core.config import EmgDetect
     from monitor.detect.fatigue import FatigueChannel, WindowFeatures
 
     hop = 0.25

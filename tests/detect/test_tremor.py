@@ -1,6 +1,6 @@
 from detect_helpers import acc_signal, detect, frames_of
 
-from monitor.config import Settings
+from monitor.core.config import Settings
 
 
 def test_tremor_onset_and_its_band(settings: Settings) -> None:

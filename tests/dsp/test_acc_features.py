@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from monitor.config import AccDsp
+from monitor.core.config import AccDsp
 from monitor.dsp.acc_features import AccFeatureKernel
 from monitor.dsp.spectrum import SpectrumPlan
 

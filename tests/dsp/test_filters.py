@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
+from monitor.core.errors import SettingsError
 from monitor.dsp import filters
 from monitor.dsp.filters import StreamingFilter, emg_sos, highpass_sos
-from monitor.errors import SettingsError
 
 
 def tone_gain(sos: np.ndarray, fs: float, f: float) -> float:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.config import DspSettings, EmgDsp
+from monitor.core.config import DspSettings, EmgDsp
+from monitor.core.model import FeatureFrame, Modality, SampleBlock
 from monitor.dsp.engine import FeatureEngine
-from monitor.model import FeatureFrame, Modality, SampleBlock
 
 
 def signal(modality: Modality, fs: float, seconds: float, seed: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from monitor.broker import free_port
+from monitor.tools.broker import free_port
 
 KINDS = ["embedded"] + (["mosquitto"] if shutil.which("mosquitto") else [])
 
@@ -46,7 +46,7 @@ class BrokerProcess:
             conf.write_text(f"listener {self.port} 127.0.0.1\n{auth}persistence false\n")
             cmd = [shutil.which("mosquitto") or "mosquitto", "-c", str(conf)]
         else:
-            cmd = [sys.executable, "-m", "monitor.broker", "--port", str(self.port)]
+            cmd = [sys.executable, "-m", "monitor.tools.broker", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

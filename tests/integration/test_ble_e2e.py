@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 from broker_proc import BrokerProcess
 
-from monitor.config import BleDevice, BleSettings, Settings, load_settings, parse_broker
-from monitor.decode import myo as myo_driver
-from monitor.decode import polar as polar_driver
-from monitor.model import SampleBlock
-from monitor.service import Service
-from monitor.sources.ble import BleSource
+from monitor.core.broker_url import parse_broker
+from monitor.core.config import BleDevice, BleSettings, Settings, load_settings
+from monitor.core.model import SampleBlock
+from monitor.inputs.ble import myo as myo_driver
+from monitor.inputs.ble import polar as polar_driver
+from monitor.inputs.ble.source import BleSource
+from monitor.live.service import Service
 from simulators.ble import VirtualAir, VirtualGeneric, VirtualMyo, VirtualPolar, bumble_backend
 from simulators.ble.peripherals import POLAR_EPOCH_BASE_NS, VirtualPeripheral
 from simulators.ble.signals import myo_emg, polar_acc

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from monitor.broker import free_port
+from monitor.tools.broker import free_port
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]

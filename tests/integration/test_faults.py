@@ -15,8 +15,9 @@ import numpy as np
 from broker_proc import BrokerProcess
 from monitor_proc import MonitorProcess
 
-from monitor.config import load_settings, parse_broker
-from monitor.service import Service
+from monitor.core.broker_url import parse_broker
+from monitor.core.config import load_settings
+from monitor.live.service import Service
 from simulators.emg import EmgGenerator, EmgScenario
 from simulators.mqtt import from_signal
 

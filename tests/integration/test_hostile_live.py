@@ -19,11 +19,12 @@ import pytest
 from broker_proc import KINDS, BrokerProcess
 from monitor_proc import MonitorProcess
 
-from monitor.config import load_settings, parse_broker
-from monitor.decode.wire import encode_fmb1
-from monitor.model import SampleBlock
-from monitor.service import Service
-from monitor.sinks.store import Store
+from monitor.core.broker_url import parse_broker
+from monitor.core.config import load_settings
+from monitor.core.model import SampleBlock
+from monitor.inputs.wire import encode_fmb1
+from monitor.live.service import Service
+from monitor.outputs.store import Store
 
 
 def good_payload(seq: int, sensor: str = "good") -> bytes:

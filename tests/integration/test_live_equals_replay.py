@@ -96,7 +96,7 @@ def test_live_service_gives_the_events_and_features_of_replay(broker, tmp_path: 
             row = table.loc[(msg["t"], channel)]
             assert values["quality"] == row["quality"]
             assert values["active"] == bool(row["active"])
-            for name in monitor.model.EMG_FEATURES:
+            for name in monitor.core.model.EMG_FEATURES:
                 got = values[name]
                 if got is None:
                     assert math.isnan(row[name])

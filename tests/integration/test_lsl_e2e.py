@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from broker_proc import BrokerProcess
 
-from monitor.config import load_settings, parse_broker
-from monitor.service import Service
+from monitor.core.broker_url import parse_broker
+from monitor.core.config import load_settings
+from monitor.live.service import Service
 from simulators.emg import EmgGenerator, EmgScenario
 
 pylsl = pytest.importorskip("pylsl")

@@ -13,7 +13,7 @@ import aiomqtt
 import numpy as np
 import pytest
 
-from monitor.decode.wire import decode
+from monitor.inputs.wire import decode
 from simulators.mqtt import publish_fleet, recorded_fleet
 
 BIN = Path(sys.executable).parent

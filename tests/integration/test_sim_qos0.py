@@ -8,7 +8,7 @@ import asyncio
 import aiomqtt
 import pytest
 
-from monitor.broker import free_port
+from monitor.tools.broker import free_port
 from simulators.mqtt_qos0 import MqttPublishError, Qos0Publisher, _length
 
 

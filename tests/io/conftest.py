@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monitor.model import SampleBlock
+from monitor.core.model import SampleBlock
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.config import Settings
-from monitor.errors import RecordingError
-from monitor.io.csv_dialect import CsvOptions
-from monitor.io.recording import open_recording
+from monitor.core.config import Settings
+from monitor.core.errors import RecordingError
+from monitor.inputs.files.csv_dialect import CsvOptions
+from monitor.inputs.files.recording import open_recording
 from monitor.replay import replay
 
 G = 9.80665

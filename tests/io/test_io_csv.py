@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import RecordingError
-from monitor.io import csv_file, open_recording
-from monitor.model import SampleBlock
+from monitor.core.errors import RecordingError
+from monitor.core.model import SampleBlock
+from monitor.inputs.files import csv_file, open_recording
 
 WriteCsv = Callable[..., Path]
 Join = Callable[[Iterable[SampleBlock]], dict[tuple[str, str], np.ndarray]]

@@ -10,9 +10,9 @@ import pyedflib
 import pytest
 from pyedflib import highlevel
 
-from monitor.errors import RecordingError
-from monitor.io import open_recording
-from monitor.model import SampleBlock
+from monitor.core.errors import RecordingError
+from monitor.core.model import SampleBlock
+from monitor.inputs.files import open_recording
 
 Join = Callable[[Iterable[SampleBlock]], dict[tuple[str, str], np.ndarray]]
 FOLDER = "edf_bids_examples_synthetic"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import MonitorError, RecordingError
-from monitor.io import Recording, StreamInfo, open_recording
+from monitor.core.errors import MonitorError, RecordingError
+from monitor.inputs.files import Recording, StreamInfo, open_recording
 
 WAV = "emg_fatigue_electrophys_cc0/S9_EMG_quadricep_squatSustained.wav"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.errors import RecordingError
-from monitor.io import open_recording
-from monitor.io.wfdb_record import normalise_unit
-from monitor.model import SampleBlock
+from monitor.core.errors import RecordingError
+from monitor.core.model import SampleBlock
+from monitor.inputs.files import open_recording
+from monitor.inputs.files.wfdb_record import normalise_unit
 
 Join = Callable[[Iterable[SampleBlock]], dict[tuple[str, str], np.ndarray]]
 FOLDER = "wfdb_physionet_emgdb"

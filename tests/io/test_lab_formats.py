@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from xdf_writer import XdfStream, write_xdf
 
-from monitor.errors import RecordingError
-from monitor.io.recording import open_recording
+from monitor.core.errors import RecordingError
+from monitor.inputs.files.recording import open_recording
 
 G = 9.80665
 

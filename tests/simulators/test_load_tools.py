@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.decode.wire import decode
-from monitor.errors import DecodeError
+from monitor.core.errors import DecodeError
+from monitor.inputs.wire import decode
 from simulators.loadstep import BIN_S, StepResult, _summarise
 from simulators.soak import INVALID_IDS_PER_S, NEW_IDS_PER_S, Hostile
 

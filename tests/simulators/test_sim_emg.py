@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sim_helpers import bandpass, psd_peak, rms, welch_mdf
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 from simulators.emg import (
     Dropout,
     EmgGenerator,

@@ -1,4 +1,4 @@
-"""Writers round-trip through independent readers (numpy, pyedflib, scipy), not monitor.io."""
+"""Writers round-trip through independent readers (numpy, pyedflib, scipy), not our own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyedflib
 import pytest
 import scipy.io.wavfile
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 from simulators.errors import UnknownFormatError
 from simulators.writers import format_for, open_writer, write_recording
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.model import Event, FeatureFrame
-from monitor.sinks.mqtt import STATS_TOPIC, MqttPublisher, features_payload
-from monitor.sinks.store import Store
+from monitor.core.model import Event, FeatureFrame
+from monitor.live.publisher import STATS_TOPIC, MqttPublisher, features_payload
+from monitor.outputs.store import Store
 
 
 class FakeClient:

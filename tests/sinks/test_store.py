@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.model import Event, FeatureFrame
-from monitor.sinks.store import Store
+from monitor.core.model import Event, FeatureFrame
+from monitor.outputs.store import Store
 
 
 def event(i: int) -> Event:

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from test_mqtt_publisher import FakeClient  # type: ignore[import-not-found]
 
-from monitor.config import Settings
-from monitor.errors import MonitorError
-from monitor.model import Event, SampleBlock
-from monitor.pipeline import Pipeline
-from monitor.ratelog import RateLimitedLog
-from monitor.sinks.mqtt import MqttPublisher
-from monitor.sinks.outbox import Outbox
-from monitor.sinks.store import Store
+from monitor.core.config import Settings
+from monitor.core.errors import MonitorError
+from monitor.core.model import Event, SampleBlock
+from monitor.core.ratelog import RateLimitedLog
+from monitor.live.pipeline import Pipeline
+from monitor.live.publisher import MqttPublisher
+from monitor.outputs.outbox import Outbox
+from monitor.outputs.store import Store
 
 
 def event(i: int) -> Event:

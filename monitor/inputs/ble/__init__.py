@@ -1,0 +1,1 @@
+"""BLE sensors: per-device drivers (bytes -> SampleBlock), their registry, the bleak source."""

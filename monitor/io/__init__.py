@@ -1,7 +1,0 @@
-"""Recording files (CSV and its export dialects, EDF/BDF, WFDB, WAV, XDF, C3D, OpenSignals)
-read in chunks as SampleBlocks; docs/inputs.md lists what each reader takes."""
-
-from monitor.io.csv_dialect import CsvOptions
-from monitor.io.recording import Recording, StreamInfo, open_recording
-
-__all__ = ["CsvOptions", "Recording", "StreamInfo", "open_recording"]

@@ -1,0 +1,296 @@
+"""SQLite store: events (with an outbox flag), downsampled features, detector state.
+
+Why an outbox: an alert must survive a broker outage and a monitor crash. Every event is
+committed here *before* anything publishes it; the MQTT publisher then sends the rows not
+yet marked published and marks them only after the broker acknowledged them (QoS 1). A
+crash between the two re-sends an event (at-least-once, with the same ``id`` so
+subscribers can deduplicate); it never loses one. WAL mode lets the API read while the
+pipeline writes; ``synchronous=FULL`` makes a committed event survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from monitor.core.errors import MonitorError
+from monitor.core.model import Event, FeatureFrame
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    event TEXT NOT NULL,
+    t REAL NOT NULL,
+    wall_time TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_outbox ON events (published, stored_at);
+CREATE INDEX IF NOT EXISTS events_sensor ON events (sensor, stored_at);
+CREATE TABLE IF NOT EXISTS features (
+    sensor TEXT NOT NULL,
+    modality TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    t REAL NOT NULL,
+    wall REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS features_sensor ON features (sensor, wall);
+CREATE TABLE IF NOT EXISTS detector_state (
+    sensor TEXT NOT NULL,
+    modality TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (sensor, modality)
+);
+"""
+
+
+class Store:
+    """One connection shared by the tick thread, the state saver and the event loop:
+    every method takes ``_lock`` so their transactions never interleave."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise MonitorError(f"{self.path}: cannot open the store: {exc}") from exc
+        try:
+            self._check()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise MonitorError(f"{self.path}: cannot open the store: {exc}") from exc
+        except MonitorError:
+            self._db.close()
+            raise
+
+    def _check(self) -> None:
+        """Refuse a damaged file at start-up, with how to recover, in one line.
+
+        Why refuse rather than repair or move it aside: the file holds alerts not yet
+        delivered and the baselines; which of them survive a repair is for the operator
+        to see (``.recover`` keeps what it can read). Running on it instead answered
+        ``/api/alerts`` with 500 and delivered an alert twice (its "published" mark was
+        on a bad page). ``quick_check`` reads every page once: about a second per GB."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check(5)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+        else:
+            if [r[0] for r in rows] == ["ok"]:
+                return
+            problem = "; ".join(str(r[0]) for r in rows)
+        problem = " ".join(problem.split())  # one line
+        p = self.path
+        raise MonitorError(
+            f"{p}: the store is damaged ({problem[:200]}); nothing was changed. Recover "
+            f"what can be read with: sqlite3 {p} .recover | sqlite3 {p}.recovered && "
+            f"mv {p} {p}.damaged && mv {p}.recovered {p}; or move it aside to start "
+            "with an empty store (baselines are learned again)"
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- events / outbox -----------------------------------------------------------
+    def add_events(self, events: Sequence[Event], published: Collection[str] = ()) -> None:
+        """Commit events (idempotent on ``id``) before anyone publishes them; those in
+        ``published`` (sent while the store could not take them) go in marked so."""
+        with self._lock:
+            if not events:
+                return
+            now = time.time()
+            rows = [
+                (
+                    e.id,
+                    e.sensor,
+                    e.channel,
+                    e.event,
+                    e.t,
+                    e.wall_time,
+                    e.to_json(),
+                    int(e.id in published),
+                    now,
+                )
+                for e in events
+            ]
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO events (id, sensor, channel, event, t, wall_time, body, "
+                    "published, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+    def unpublished(self, limit: int = 500) -> list[Event]:
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT body FROM events WHERE published = 0 ORDER BY stored_at, rowid LIMIT ?",
+                (limit,),
+            )
+            return [Event.from_json(body) for (body,) in cur.fetchall()]
+
+    def mark_published(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            ids = list(ids)
+            if ids:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "UPDATE events SET published = 1 WHERE id = ?", [(i,) for i in ids]
+                    )
+
+    def events(
+        self,
+        sensor: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        until: float | None = None,
+    ) -> list[Event]:
+        """Newest last: the newest events stored in ``since < stored_at < until``
+        (wall-clock seconds, each bound optional), at most ``limit`` of them except that
+        events stored together (one tick's) are never split (see ``_page``)."""
+        with self._lock:
+            where = "1=1"
+            args: list[Any] = []
+            if sensor is not None:
+                where += " AND sensor = ?"
+                args.append(sensor)
+            if since is not None:
+                where += " AND stored_at > ?"
+                args.append(since)
+            if until is not None:
+                where += " AND stored_at < ?"
+                args.append(until)
+            select = "SELECT stored_at, body FROM events"
+            rows = _page(self._db, select, "stored_at", where, args, limit)
+            return [Event.from_json(body) for _, body in reversed(rows)]
+
+    def count_events(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    # -- features ------------------------------------------------------------------
+    def add_features(self, frames: Sequence[FeatureFrame]) -> None:
+        with self._lock:
+            now = time.time()
+            rows = []
+            for f in frames:
+                for ch, name in enumerate(f.channels):
+                    body = {k: _num(v[ch]) for k, v in f.features.items()}
+                    body["quality"] = f.quality[ch]  # type: ignore[assignment]
+                    if f.active is not None:
+                        # The indices of the stored history leave rest out (api/_views.py).
+                        body["active"] = bool(f.active[ch])
+                    rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
+            if rows:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "INSERT INTO features (sensor, modality, channel, t, wall, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+
+    def features(
+        self,
+        sensor: str,
+        since: float | None = None,
+        limit: int = 500,
+        until: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Oldest first: the newest rows with ``since < wall < until`` (each bound
+        optional), at most ``limit`` except that rows stored together (a stream's channels)
+        are never split (see ``_page``)."""
+        with self._lock:
+            where = "sensor = ?"
+            args: list[Any] = [sensor]
+            if since is not None:
+                where += " AND wall > ?"
+                args.append(since)
+            if until is not None:
+                where += " AND wall < ?"
+                args.append(until)
+            select = "SELECT wall, modality, channel, t, body FROM features"
+            rows = _page(self._db, select, "wall", where, args, limit)
+            return [
+                {"modality": m, "channel": c, "t": t, "wall": w, **json.loads(b)}
+                for w, m, c, t, b in reversed(rows)
+            ]
+
+    # -- detector state ------------------------------------------------------------
+    def save_states(self, states: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        with self._lock:
+            now = time.time()
+            rows = [(s, m, json.dumps(st), now) for s, m, st in states]
+            if rows:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._db.executemany(
+                        "INSERT INTO detector_state (sensor, modality, state, updated) VALUES "
+                        "(?, ?, ?, ?) ON CONFLICT (sensor, modality) DO UPDATE SET "
+                        "state = excluded.state, updated = excluded.updated",
+                        rows,
+                    )
+
+    def load_state(self, sensor: str, modality: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM detector_state WHERE sensor = ? AND modality = ?",
+                (sensor, modality),
+            ).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+
+def _page(
+    db: sqlite3.Connection, select: str, time_col: str, where: str, args: list[Any], limit: int
+) -> list[Any]:
+    """The newest rows (newest first; ``select`` puts ``time_col`` first) of a history page.
+
+    Rows stored in one go share their time, and a page that ended inside such a group
+    could not be continued: ``until`` = its oldest time would skip the rest of the group.
+    So a full page drops a group it would cut; if that group alone fills the page, the
+    page is that whole group (more than ``limit`` rows). Either way the next page,
+    ``until`` = the oldest time of this one, starts exactly where this one stops.
+    """
+    order = f" ORDER BY {time_col} DESC, rowid DESC"
+    rows = db.execute(f"{select} WHERE {where}{order} LIMIT ?", [*args, limit + 1]).fetchall()
+    if len(rows) <= limit or rows[limit - 1][0] != rows[limit][0]:
+        return rows[:limit]
+    boundary = rows[limit][0]
+    whole = [r for r in rows[:limit] if r[0] != boundary]
+    if whole:
+        return whole
+    sql = f"{select} WHERE {where} AND {time_col} = ?{order}"
+    return db.execute(sql, [*args, boundary]).fetchall()
+
+
+def _num(v: Any) -> float | None:
+    x = float(v)
+    return x if x == x and abs(x) != float("inf") else None

@@ -1,1 +1,0 @@
-"""Where features and events go: files, the terminal, and later MQTT, SQLite and the API."""

@@ -1,1 +1,0 @@
-"""Where samples come from: files (monitor/io, replay), MQTT, later BLE and LSL."""

@@ -1,0 +1,1 @@
+"""Tools around the product: benchmarks, evaluation against ground truth, the embedded broker."""
