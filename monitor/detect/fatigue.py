@@ -33,17 +33,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-import numpy.typing as npt
-
 from monitor.core.config import EmgDetect
-from monitor.detect import _compiled
+from monitor.detect import fatigue_state
+from monitor.detect.baseline import Baseline, SampleMirror, fit_baseline
 from monitor.detect.cusum import Cusum, threshold_for_arl0
+from monitor.detect.emg_window import Decision, WindowFeatures, describe_change, spectral_index
 from monitor.detect.gate import ActivityGate
-from monitor.detect.robust import WANDER_VIF, baseline_stats_reference, sigma_mad
+from monitor.detect.robust import WANDER_VIF, sigma_mad
+
+__all__ = ["Baseline", "Decision", "FatigueChannel", "WindowFeatures", "spectral_index"]
 
 ARTEFACT_RATIO = 3.0
 Z_CLIP = 3.0
@@ -76,55 +77,6 @@ REBASE_MIN = 0.03
 Phase = Literal["learning", "monitoring", "fatigued"]
 
 
-@dataclass(frozen=True, slots=True)
-class WindowFeatures:
-    t: float
-    mdf: float
-    mnf: float
-    rms: float
-    arv: float
-    fi: float
-    good: bool
-    # Flat, clipped or non-finite samples: electrode contact trouble (mains hum is not).
-    contact: bool = True
-    # Share of the band power that was mains hum (interpolated out of the spectrum).
-    mains_share: float = 0.0
-    # The window is mostly hum (quality "mains"): no spectrum to trust, but a level.
-    hum: bool = False
-
-    @property
-    def log_level(self) -> float:
-        """Log RMS of the EMG without the hum: what the activity gate compares. With strong
-        mains, rest windows are mostly hum (quality "mains") and would otherwise never
-        teach the gate what rest is."""
-        share = self.mains_share if 0.0 <= self.mains_share < 1.0 else 0.0
-        return math.log(self.rms) + 0.5 * math.log1p(-share)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What a channel says about one window: an event kind (or None) and its context."""
-
-    kind: Literal["fatigue_onset", "fatigue_recovered"] | None
-    active: bool
-    message: str = ""
-    features: dict[str, float] = field(default_factory=dict)
-    baseline: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Baseline:
-    """``mdf`` is the baseline of the spectral index the CUSUM watches (see
-    ``spectral_index``); ``mdf_hz`` the median MDF itself, for messages and events."""
-
-    mdf: float
-    sigma_rel: float
-    log_rms: float
-    fi: float
-    provisional: bool
-    mdf_hz: float = math.nan
-
-
 @dataclass
 class FatigueChannel:
     settings: EmgDetect
@@ -151,63 +103,19 @@ class FatigueChannel:
     held: list[tuple[WindowFeatures, int]] = field(default_factory=list)
 
     _windows: dict[float, int] = field(init=False, default_factory=dict, repr=False)
-    _mirror: npt.NDArray[np.float64] = field(
-        init=False, default_factory=lambda: np.empty((0, 3)), repr=False, compare=False
+    _mirror: SampleMirror = field(
+        init=False, default_factory=SampleMirror, repr=False, compare=False
     )
-    _mirror_of: list[tuple[float, float, float, float]] | None = field(
-        init=False, default=None, repr=False, compare=False
-    )
-    _mirror_n: int = field(init=False, default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.gate = ActivityGate(self.settings.active_ratio, self.hop_s)
 
     # -- persistence ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "baseline": None if self.baseline is None else asdict(self.baseline),
-            "learn": [list(x) for x in self.learn],
-            "sample": [list(x) for x in self.sample],
-            "active_run": self.active_run,
-            "index": self.index,
-            "cusum": self.cusum.state_dict(),
-            "recent": [list(x) for x in self.recent],
-            "last_t": self.last_t,
-            "learn_t0": self.learn_t0,
-            "level": self.level,
-            "post": None if self.post is None else [list(x) for x in self.post],
-            "rebased": self.rebased,
-            "gap": self.gap,
-            "held": [[asdict(hw), i] for hw, i in self.held],
-            "gate": {
-                "floor": self.gate.floor,
-                "peak": self.gate.peak,
-                "recent": list(self.gate.recent),
-            },
-        }
+        return fatigue_state.state_dict(self)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.phase = state["phase"]
-        b = state["baseline"]
-        self.baseline = None if b is None else Baseline(**{"mdf_hz": b["mdf"], **b})
-        self.learn = [_row4(x) for x in state["learn"]]
-        self.sample = [_row4(x) for x in state["sample"]]
-        self._mirror_of = None
-        self.active_run = int(state["active_run"])
-        self.index = int(state["index"])
-        self.cusum = Cusum.from_state(state["cusum"])
-        self.recent = [_row3(x) for x in state["recent"]]
-        self.last_t = state.get("last_t")
-        self.learn_t0 = state.get("learn_t0")
-        self.level = state.get("level")
-        post = state.get("post")
-        self.post = None if post is None else [_row3(x) for x in post]
-        self.rebased = int(state.get("rebased", 0))
-        self.gap = bool(state.get("gap", False))
-        self.held = [(WindowFeatures(**hw), int(i)) for hw, i in state.get("held", [])]
-        g = state["gate"]
-        self.gate.floor, self.gate.peak, self.gate.recent = g["floor"], g["peak"], list(g["recent"])
+        fatigue_state.load_state(self, state)
 
     # -- behaviour -----------------------------------------------------------------
     def recalibrate(self) -> None:
@@ -216,7 +124,7 @@ class FatigueChannel:
         self.baseline = None
         self.learn.clear()
         self.sample.clear()
-        self._mirror_of = None  # the next fit rebuilds the array from the list
+        self._mirror.reset()  # the next fit rebuilds the array from the list
         self.recent.clear()
         self.post = None
         self.learn_t0 = None
@@ -232,43 +140,19 @@ class FatigueChannel:
 
     def _fit(self, provisional: bool) -> None:
         """(Re)estimate the baseline from ``sample`` and design the CUSUM for it."""
-        if _compiled.AVAILABLE:
-            stats = _compiled.baseline_stats(
-                self._sample_array(), self.stride, self.settings.min_sigma, WANDER_VIF
-            )
-        else:  # pragma: no cover - only where numba is missing
-            stats = baseline_stats_reference(
-                [x[:3] for x in self.sample], self.stride, self.settings.min_sigma
-            )
-        mdf0, sigma_rel, log_rms, fi = (float(v) for v in stats)
-        self.baseline = Baseline(
-            mdf=mdf0,
-            sigma_rel=sigma_rel,
-            log_rms=log_rms,
-            fi=fi,
-            provisional=provisional,
-            mdf_hz=statistics.median(x[3] for x in self.sample),
+        self.baseline = fit_baseline(
+            self.sample,
+            self._mirror.array(self.sample),
+            self.stride,
+            self.settings.min_sigma,
+            provisional,
         )
-        k = min(2.0, max(0.25, NUISANCE_FRACTION * self.settings.min_drop / sigma_rel))
+        k = min(
+            2.0, max(0.25, NUISANCE_FRACTION * self.settings.min_drop / self.baseline.sigma_rel)
+        )
         updates = self.settings.arl0_hours * 3600.0 / (self.hop_s * self.stride)
         s_now = self.cusum.s
         self.cusum = Cusum(k, threshold_for_arl0(k, updates), s=s_now)
-
-    def _sample_array(self) -> npt.NDArray[np.float64]:
-        """``sample`` as an (n, 3) array, brought up to date with only the rows appended
-        since the last fit (rebuilding it from the list cost more than the fit)."""
-        n = len(self.sample)
-        if self._mirror_of is not self.sample or self._mirror_n > n:
-            self._mirror = np.empty((max(n, 16), 3))
-            self._mirror_of, self._mirror_n = self.sample, 0
-        if n > len(self._mirror):
-            grown = np.empty((2 * n, 3))
-            grown[: self._mirror_n] = self._mirror[: self._mirror_n]
-            self._mirror = grown
-        if n > self._mirror_n:
-            self._mirror[self._mirror_n : n] = [x[:3] for x in self.sample[self._mirror_n : n]]
-            self._mirror_n = n
-        return self._mirror[:n]
 
     def _finish_learning(self) -> None:
         self.sample = list(self.learn)
@@ -437,7 +321,8 @@ class FatigueChannel:
         drop = (1.0 - mdf_med / b.mdf_hz) * 100
         msg = (
             f"MDF {drop:.0f} % below baseline ({b.mdf_hz:.1f} -> {mdf_med:.1f} Hz) with RMS "
-            f"{_pct(rms_change)}: muscle fatigue (CUSUM {self.cusum.s:.1f} > {self.cusum.h:.1f})"
+            f"{describe_change(rms_change)}: muscle fatigue "
+            f"(CUSUM {self.cusum.s:.1f} > {self.cusum.h:.1f})"
         )
         return Decision("fatigue_onset", True, msg, feats, base)
 
@@ -541,7 +426,7 @@ class FatigueChannel:
                 self.sample = [
                     (i * scale, r + step_rms, f, m * scale) for i, r, f, m in self.sample
                 ]
-                self._mirror_of = None
+                self._mirror.reset()
                 self.rebased += 1
         keep = self._keep()
         self.recent = post[-keep:]
@@ -580,36 +465,3 @@ class FatigueChannel:
         mdf_med = statistics.median(m for _, _, m in self.recent[-need:])
         msg = f"MDF back to {mdf_med:.1f} Hz (baseline {b.mdf_hz:.1f} Hz): recovered"
         return Decision("fatigue_recovered", True, msg, feats, base)
-
-
-def spectral_index(mdf: float, mnf: float) -> float:
-    """What the detector tracks: the geometric mean of MDF and MNF.
-
-    Both scale with conduction velocity (Lindstrom's scaling), so fatigue moves them by the
-    same ratio, but their estimation noise differs: over 1-s windows MNF's relative SD is
-    about half of MDF's (4 vs 8 %, measured on simulated and real holds; Merletti & Farina
-    report the same), and the two are only 0.8 correlated. The geometric mean keeps most of
-    MNF's precision while MDF holds it against the broadband noise and low-frequency
-    contamination that pull MNF alone. With 1.4x less noise a 10 % fall stands out from the
-    3-7 % that temperature or a shifted electrode cause."""
-    if mnf > 0 and mdf > 0:
-        return math.sqrt(mdf * mnf)
-    return mdf
-
-
-def _row4(x: list[float]) -> tuple[float, float, float, float]:
-    """A learned window from a saved state; states saved before the index carry 3 values."""
-    a, b, c = float(x[0]), float(x[1]), float(x[2])
-    return (a, b, c, float(x[3]) if len(x) > 3 else a)
-
-
-def _row3(x: list[float]) -> tuple[float, float, float]:
-    a, b = float(x[0]), float(x[1])
-    return (a, b, float(x[2]) if len(x) > 2 else a)
-
-
-def _pct(log_change: float) -> str:
-    change = (math.exp(log_change) - 1.0) * 100
-    if abs(change) < 5:
-        return "steady"
-    return f"{'up' if change > 0 else 'down'} {abs(change):.0f} %"

@@ -52,21 +52,21 @@ def test_reference_against_analytic_values() -> None:
 
 
 def test_the_sample_mirror_follows_appends_clears_and_replacements() -> None:
-    from monitor.core.config import Settings
-    from monitor.detect.fatigue import FatigueChannel
+    from monitor.detect.baseline import SampleMirror
 
-    ch = FatigueChannel(Settings().detect.emg, 0.5, 2)
-    rows = [(float(i), float(i) / 10, -float(i)) for i in range(40)]
+    mirror = SampleMirror()
+    sample: list = []  # type: ignore[type-arg]
+    rows = [(float(i), float(i) / 10, -float(i), float(i)) for i in range(40)]
     for i, row in enumerate(rows):
-        ch.sample.append(row)
+        sample.append(row)
         if i % 7 == 0:
-            np.testing.assert_array_equal(ch._sample_array(), np.array(ch.sample))
-    np.testing.assert_array_equal(ch._sample_array(), np.array(rows))
-    ch.sample.clear()
-    ch.sample.extend(rows[:3])  # shorter than before: rebuilt, not stale
-    np.testing.assert_array_equal(ch._sample_array(), np.array(rows[:3]))
-    ch.sample = [(9.0, 9.0, 9.0)] * 3  # a new list of the same length
-    np.testing.assert_array_equal(ch._sample_array(), np.full((3, 3), 9.0))
+            np.testing.assert_array_equal(mirror.array(sample), np.array(sample)[:, :3])
+    np.testing.assert_array_equal(mirror.array(sample), np.array(rows)[:, :3])
+    sample.clear()
+    sample.extend(rows[:3])  # shorter than before: rebuilt, not stale
+    np.testing.assert_array_equal(mirror.array(sample), np.array(rows[:3])[:, :3])
+    sample = [(9.0, 9.0, 9.0, 9.0)] * 3  # a new list of the same length
+    np.testing.assert_array_equal(mirror.array(sample), np.full((3, 3), 9.0))
 
 
 def test_channels_compare_by_state_not_by_their_array_cache() -> None:
@@ -77,7 +77,7 @@ def test_channels_compare_by_state_not_by_their_array_cache() -> None:
     b = FatigueChannel(Settings().detect.emg, 0.5, 2)
     a.sample.append((80.0, 3.0, -20.0))
     b.sample.append((80.0, 3.0, -20.0))
-    a._sample_array()  # only a has built its cache
+    a._mirror.array(a.sample)  # only a has built its cache
     assert a == b
     b.sample.append((81.0, 3.0, -20.0))
     assert a != b
