@@ -32,7 +32,7 @@ restored on the next start; alerts not yet delivered are sent when the broker is
 
 
 def add_parser(sub: Any) -> None:
-    run = sub.add_parser(
+    parser = sub.add_parser(
         "run",
         help="the live service: MQTT in, features and alerts out",
         description="Run the monitor against an MQTT broker: subscribe to sensors/+/emg and\n"
@@ -40,20 +40,20 @@ def add_parser(sub: Any) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
-    run.add_argument("--broker", metavar="URL", help="mqtt://HOST:PORT (sets mqtt.broker)")
-    run.add_argument("--db", type=Path, metavar="PATH", help="SQLite store (service.db)")
-    run.add_argument("--host", metavar="H", help="dashboard API address (service.host)")
-    run.add_argument("--port", type=int, metavar="N", help="dashboard API port (service.port)")
-    run.add_argument("--token", metavar="T", help="bearer token for the API (service.token)")
-    run.add_argument(
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML settings")
+    parser.add_argument("--broker", metavar="URL", help="mqtt://HOST:PORT (sets mqtt.broker)")
+    parser.add_argument("--db", type=Path, metavar="PATH", help="SQLite store (service.db)")
+    parser.add_argument("--host", metavar="H", help="dashboard API address (service.host)")
+    parser.add_argument("--port", type=int, metavar="N", help="dashboard API port (service.port)")
+    parser.add_argument("--token", metavar="T", help="bearer token for the API (service.token)")
+    parser.add_argument(
         "--lsl",
         action="append",
         metavar="PREDICATE",
         help="ingest a Lab Streaming Layer stream, e.g. \"type='EMG'\" (repeatable; adds to "
         "lsl.streams); events then also go out as an LSL marker stream",
     )
-    run.set_defaults(handler=run)
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

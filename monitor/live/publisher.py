@@ -95,9 +95,9 @@ class MqttPublisher:
         """Alerts first (never lost: from the store), then features, then states. QoS 1
         groups are sent pipelined (gather) instead of one round trip per message; an
         alert is marked published only once its own PUBACK came back."""
-        self._mark_unmarked()
+        await self._mark_unmarked()
         while True:
-            batch = self._batch(200)
+            batch = await self._batch(200)
             if not batch:
                 break
             results = await asyncio.gather(
@@ -109,7 +109,7 @@ class MqttPublisher:
                 for e, r in zip(batch, results, strict=True)
                 if not isinstance(r, BaseException)
             ]
-            self._mark(done)
+            await self._mark(done)
             self.published_alerts += len(done)
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
@@ -139,10 +139,13 @@ class MqttPublisher:
             )
         )
 
-    def _batch(self, limit: int) -> list[Event]:
-        """Unpublished alerts: the store's outbox, then those the store could not take."""
+    async def _batch(self, limit: int) -> list[Event]:
+        """Unpublished alerts: the store's outbox, then those the store could not take.
+        The store's thread reads them; the event loop only awaits."""
         try:
-            stored = self.store.unpublished(limit=limit + len(self._unmarked))
+            stored = await asyncio.wrap_future(
+                self.store.submit(self.store.unpublished, limit + len(self._unmarked))
+            )
         except Exception as exc:  # a broken store must not stop the alerts it lost
             self._warn.warn("store_read", "-", f"store outbox unreadable ({exc})")
             stored = []
@@ -151,23 +154,23 @@ class MqttPublisher:
             batch.extend(self.outbox.pending(limit - len(batch)))
         return batch
 
-    def _mark(self, ids: list[str]) -> None:
+    async def _mark(self, ids: list[str]) -> None:
         if self.outbox is not None:
             self.outbox.mark_published(ids)
         try:
-            self.store.mark_published(ids)
+            await asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
         except Exception as exc:
             self._unmarked.update(ids)
             self._warn.warn(
                 "store_mark", "-", f"{len(ids)} published alerts not marked in the store ({exc})"
             )
 
-    def _mark_unmarked(self) -> None:
+    async def _mark_unmarked(self) -> None:
         if not self._unmarked:
             return
         ids = list(self._unmarked)
         try:
-            self.store.mark_published(ids)
+            await asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
         except Exception:
             return  # still failing: they stay skipped, tried again next flush
         self._unmarked.difference_update(ids)

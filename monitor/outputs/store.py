@@ -6,18 +6,26 @@ yet marked published and marks them only after the broker acknowledged them (QoS
 crash between the two re-sends an event (at-least-once, with the same ``id`` so
 subscribers can deduplicate); it never loses one. WAL mode lets the API read while the
 pipeline writes; ``synchronous=FULL`` makes a committed event survive a power cut.
+
+Why one thread owns the connection: the tick's thread, the state saver, the API and the
+event loop's publisher all use the store, and a state save of a large fleet holds the
+connection for a second. Every call therefore runs on the store's own thread, in order;
+a caller that must not wait (the event loop) takes a future from ``submit`` and awaits
+it, so it never blocks on SQLite, and a transaction never interleaves with another.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from monitor.core.errors import MonitorError
 from monitor.core.model import Event, FeatureFrame
@@ -55,15 +63,47 @@ CREATE TABLE IF NOT EXISTS detector_state (
 """
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _owned(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """Run ``method`` on the store's thread (directly when already there) and wait."""
+
+    def run(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if threading.get_ident() == self._owner:
+            return method(self, *args, **kwargs)
+        return self.submit(method, self, *args, **kwargs).result()
+
+    functools.update_wrapper(run, method)
+    return run
+
+
 class Store:
-    """One connection shared by the tick thread, the state saver and the event loop:
-    every method takes ``_lock`` so their transactions never interleave."""
+    """The SQLite store; one thread (``_owner``) owns its connection (see above)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.RLock()
+        self._owner = -1
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._executor.submit(self._open).result()
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            raise
+
+    def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """Run ``fn`` on the store's thread after every call submitted before it; for
+        callers that must not block (``await asyncio.wrap_future(store.submit(...))``)."""
+        try:
+            return self._executor.submit(fn, *args, **kwargs)
+        except RuntimeError as exc:  # shut down: as a closed sqlite3 connection says it
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.") from exc
+
+    def _open(self) -> None:
+        self._owner = threading.get_ident()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
             raise MonitorError(f"{self.path}: cannot open the store: {exc}") from exc
         try:
@@ -115,57 +155,63 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if threading.get_ident() == self._owner:
+            raise RuntimeError("Store.close() called from the store's own thread")
+        try:
+            self.submit(self._db.close).result()
+        except sqlite3.ProgrammingError:
+            return  # closed already
+        self._executor.shutdown(wait=True)
 
     # -- events / outbox -----------------------------------------------------------
+    @_owned
     def add_events(self, events: Sequence[Event], published: Collection[str] = ()) -> None:
         """Commit events (idempotent on ``id``) before anyone publishes them; those in
         ``published`` (sent while the store could not take them) go in marked so."""
-        with self._lock:
-            if not events:
-                return
-            now = time.time()
-            rows = [
-                (
-                    e.id,
-                    e.sensor,
-                    e.channel,
-                    e.event,
-                    e.t,
-                    e.wall_time,
-                    e.to_json(),
-                    int(e.id in published),
-                    now,
-                )
-                for e in events
-            ]
+        if not events:
+            return
+        now = time.time()
+        rows = [
+            (
+                e.id,
+                e.sensor,
+                e.channel,
+                e.event,
+                e.t,
+                e.wall_time,
+                e.to_json(),
+                int(e.id in published),
+                now,
+            )
+            for e in events
+        ]
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events (id, sensor, channel, event, t, wall_time, body, "
+                "published, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    @_owned
+    def unpublished(self, limit: int = 500) -> list[Event]:
+        cur = self._db.execute(
+            "SELECT body FROM events WHERE published = 0 ORDER BY stored_at, rowid LIMIT ?",
+            (limit,),
+        )
+        return [Event.from_json(body) for (body,) in cur.fetchall()]
+
+    @_owned
+    def mark_published(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if ids:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO events (id, sensor, channel, event, t, wall_time, body, "
-                    "published, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    "UPDATE events SET published = 1 WHERE id = ?", [(i,) for i in ids]
                 )
 
-    def unpublished(self, limit: int = 500) -> list[Event]:
-        with self._lock:
-            cur = self._db.execute(
-                "SELECT body FROM events WHERE published = 0 ORDER BY stored_at, rowid LIMIT ?",
-                (limit,),
-            )
-            return [Event.from_json(body) for (body,) in cur.fetchall()]
-
-    def mark_published(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            ids = list(ids)
-            if ids:
-                with self._db:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    self._db.executemany(
-                        "UPDATE events SET published = 1 WHERE id = ?", [(i,) for i in ids]
-                    )
-
+    @_owned
     def events(
         self,
         sensor: str | None = None,
@@ -176,48 +222,48 @@ class Store:
         """Newest last: the newest events stored in ``since < stored_at < until``
         (wall-clock seconds, each bound optional), at most ``limit`` of them except that
         events stored together (one tick's) are never split (see ``_page``)."""
-        with self._lock:
-            where = "1=1"
-            args: list[Any] = []
-            if sensor is not None:
-                where += " AND sensor = ?"
-                args.append(sensor)
-            if since is not None:
-                where += " AND stored_at > ?"
-                args.append(since)
-            if until is not None:
-                where += " AND stored_at < ?"
-                args.append(until)
-            select = "SELECT stored_at, body FROM events"
-            rows = _page(self._db, select, "stored_at", where, args, limit)
-            return [Event.from_json(body) for _, body in reversed(rows)]
+        where = "1=1"
+        args: list[Any] = []
+        if sensor is not None:
+            where += " AND sensor = ?"
+            args.append(sensor)
+        if since is not None:
+            where += " AND stored_at > ?"
+            args.append(since)
+        if until is not None:
+            where += " AND stored_at < ?"
+            args.append(until)
+        select = "SELECT stored_at, body FROM events"
+        rows = _page(self._db, select, "stored_at", where, args, limit)
+        return [Event.from_json(body) for _, body in reversed(rows)]
 
+    @_owned
     def count_events(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     # -- features ------------------------------------------------------------------
+    @_owned
     def add_features(self, frames: Sequence[FeatureFrame]) -> None:
-        with self._lock:
-            now = time.time()
-            rows = []
-            for f in frames:
-                for ch, name in enumerate(f.channels):
-                    body = {k: _num(v[ch]) for k, v in f.features.items()}
-                    body["quality"] = f.quality[ch]  # type: ignore[assignment]
-                    if f.active is not None:
-                        # The indices of the stored history leave rest out (api/_views.py).
-                        body["active"] = bool(f.active[ch])
-                    rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
-            if rows:
-                with self._db:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    self._db.executemany(
-                        "INSERT INTO features (sensor, modality, channel, t, wall, body) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+        now = time.time()
+        rows = []
+        for f in frames:
+            for ch, name in enumerate(f.channels):
+                body = {k: _num(v[ch]) for k, v in f.features.items()}
+                body["quality"] = f.quality[ch]  # type: ignore[assignment]
+                if f.active is not None:
+                    # The indices of the stored history leave rest out (api/_views.py).
+                    body["active"] = bool(f.active[ch])
+                rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
+        if rows:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO features (sensor, modality, channel, t, wall, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
 
+    @_owned
     def features(
         self,
         sensor: str,
@@ -228,44 +274,43 @@ class Store:
         """Oldest first: the newest rows with ``since < wall < until`` (each bound
         optional), at most ``limit`` except that rows stored together (a stream's channels)
         are never split (see ``_page``)."""
-        with self._lock:
-            where = "sensor = ?"
-            args: list[Any] = [sensor]
-            if since is not None:
-                where += " AND wall > ?"
-                args.append(since)
-            if until is not None:
-                where += " AND wall < ?"
-                args.append(until)
-            select = "SELECT wall, modality, channel, t, body FROM features"
-            rows = _page(self._db, select, "wall", where, args, limit)
-            return [
-                {"modality": m, "channel": c, "t": t, "wall": w, **json.loads(b)}
-                for w, m, c, t, b in reversed(rows)
-            ]
+        where = "sensor = ?"
+        args: list[Any] = [sensor]
+        if since is not None:
+            where += " AND wall > ?"
+            args.append(since)
+        if until is not None:
+            where += " AND wall < ?"
+            args.append(until)
+        select = "SELECT wall, modality, channel, t, body FROM features"
+        rows = _page(self._db, select, "wall", where, args, limit)
+        return [
+            {"modality": m, "channel": c, "t": t, "wall": w, **json.loads(b)}
+            for w, m, c, t, b in reversed(rows)
+        ]
 
     # -- detector state ------------------------------------------------------------
+    @_owned
     def save_states(self, states: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        with self._lock:
-            now = time.time()
-            rows = [(s, m, json.dumps(st), now) for s, m, st in states]
-            if rows:
-                with self._db:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    self._db.executemany(
-                        "INSERT INTO detector_state (sensor, modality, state, updated) VALUES "
-                        "(?, ?, ?, ?) ON CONFLICT (sensor, modality) DO UPDATE SET "
-                        "state = excluded.state, updated = excluded.updated",
-                        rows,
-                    )
+        now = time.time()
+        rows = [(s, m, json.dumps(st), now) for s, m, st in states]
+        if rows:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO detector_state (sensor, modality, state, updated) VALUES "
+                    "(?, ?, ?, ?) ON CONFLICT (sensor, modality) DO UPDATE SET "
+                    "state = excluded.state, updated = excluded.updated",
+                    rows,
+                )
 
+    @_owned
     def load_state(self, sensor: str, modality: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT state FROM detector_state WHERE sensor = ? AND modality = ?",
-                (sensor, modality),
-            ).fetchone()
-            return None if row is None else dict(json.loads(row[0]))
+        row = self._db.execute(
+            "SELECT state FROM detector_state WHERE sensor = ? AND modality = ?",
+            (sensor, modality),
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
 
 def _page(
