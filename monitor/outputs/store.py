@@ -222,17 +222,9 @@ class Store:
         """Newest last: the newest events stored in ``since < stored_at < until``
         (wall-clock seconds, each bound optional), at most ``limit`` of them except that
         events stored together (one tick's) are never split (see ``_page``)."""
-        where = "1=1"
-        args: list[Any] = []
+        where, args = _between("stored_at", since, until)
         if sensor is not None:
-            where += " AND sensor = ?"
-            args.append(sensor)
-        if since is not None:
-            where += " AND stored_at > ?"
-            args.append(since)
-        if until is not None:
-            where += " AND stored_at < ?"
-            args.append(until)
+            where, args = f"{where} AND sensor = ?", [*args, sensor]
         select = "SELECT stored_at, body FROM events"
         rows = _page(self._db, select, "stored_at", where, args, limit)
         return [Event.from_json(body) for _, body in reversed(rows)]
@@ -274,14 +266,8 @@ class Store:
         """Oldest first: the newest rows with ``since < wall < until`` (each bound
         optional), at most ``limit`` except that rows stored together (a stream's channels)
         are never split (see ``_page``)."""
-        where = "sensor = ?"
-        args: list[Any] = [sensor]
-        if since is not None:
-            where += " AND wall > ?"
-            args.append(since)
-        if until is not None:
-            where += " AND wall < ?"
-            args.append(until)
+        where, args = _between("wall", since, until)
+        where, args = f"{where} AND sensor = ?", [*args, sensor]
         select = "SELECT wall, modality, channel, t, body FROM features"
         rows = _page(self._db, select, "wall", where, args, limit)
         return [
@@ -311,6 +297,17 @@ class Store:
             (sensor, modality),
         ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
+
+
+def _between(col: str, since: float | None, until: float | None) -> tuple[str, list[Any]]:
+    """The SQL condition ``since < col < until`` (each bound optional) and its arguments."""
+    where = "1=1"
+    args: list[Any] = []
+    if since is not None:
+        where, args = f"{where} AND {col} > ?", [*args, since]
+    if until is not None:
+        where, args = f"{where} AND {col} < ?", [*args, until]
+    return where, args
 
 
 def _page(
