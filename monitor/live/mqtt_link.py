@@ -1,14 +1,16 @@
 """The MQTT connection: subscribe to sensor topics, feed the pipeline, publish results.
 
-aiomqtt does not reconnect by itself, so ``MqttLink.run`` is a loop: connect (with the
+A client (``paho_client.PahoClient``) serves one connection, so ``MqttLink.run`` is a
+loop: connect (with the
 Last Will ``offline`` on the status topic), subscribe, announce ``online`` (only then: a
 client that waits for the retained ``online`` may publish at once and be heard), set
 ``ready``, then receive and publish in one TaskGroup until the connection fails; wait a
 capped, jittered backoff and start again. Credentials come from ``mqtt.username`` /
 ``mqtt.password`` or else from the broker URL; logs show the URL without the password.
-Received payloads go straight into ``Pipeline.submit`` (a bounded queue, never blocking);
-decoding happens in the tick, in batches. Publishing only ever happens while connected;
-alerts wait in the store's outbox meanwhile, so an outage loses none.
+Received payloads go straight into ``Pipeline.submit`` from paho's network thread (a
+bounded, locked queue, never blocking); decoding happens in the tick, in batches.
+Publishing only ever happens while connected; alerts wait in the store's outbox
+meanwhile, so an outage loses none.
 """
 
 from __future__ import annotations
@@ -20,49 +22,15 @@ import re
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
-
-import aiomqtt
-import paho.mqtt.client as mqtt
 
 from monitor.core.backoff import Backoff
 from monitor.core.broker_url import broker_url
 from monitor.core.config import MqttSettings
+from monitor.live.paho_client import LinkError, PahoClient, Will
 from monitor.live.pipeline import Pipeline
 from monitor.live.publisher import STATUS_TOPIC, MqttPublisher
 
 log = logging.getLogger(__name__)
-
-
-class IngestClient(aiomqtt.Client):
-    """aiomqtt's client, with each received message handed to ``on_payload`` inside
-    paho's read handler instead of being queued for ``client.messages``.
-
-    Why: at 10,000 messages/s the iterator's per-message ``Message`` object, asyncio
-    queue hop and wake-up task cost about as much CPU as the whole batched tick
-    (measured: 47 -> 31 µs per message for receive alone). ``client.messages`` still
-    works for disconnect detection: it raises ``MqttError`` when the connection drops,
-    it just never yields a message.
-    """
-
-    def __init__(self, *args: Any, on_payload: Callable[[str, bytes], None], **kwargs: Any) -> None:
-        self._on_payload = on_payload
-        super().__init__(*args, **kwargs)
-
-    def publish_nowait(self, topic: str, payload: str | bytes) -> bool:
-        """Queue a QoS 0 message in paho's outgoing queue and return at once.
-
-        Why: for QoS 0 there is nothing to wait for, yet aiomqtt's ``publish`` is a
-        coroutine with a semaphore; 500 feature messages per tick cost 22 ms that way
-        and 2 ms this way. False when paho refused it (not connected). paho does not
-        bound this queue for QoS 0; what bounds it is the publisher's awaiting of the
-        QoS 1 messages that follow, whose PUBACKs come back only after it drained."""
-        info = self._client.publish(topic, payload, 0, False)
-        return bool(info.rc == mqtt.MQTT_ERR_SUCCESS)
-
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        payload = message.payload
-        self._on_payload(message.topic, payload if isinstance(payload, bytes) else bytes(payload))
 
 
 class MqttLink:
@@ -97,25 +65,24 @@ class MqttLink:
         """The broker as logs show it: no credentials."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
-    def _client(self) -> IngestClient:
-        """A new client for each connection attempt (aiomqtt clients are single-use)."""
+    def _client(self) -> PahoClient:
+        """A new client for each connection attempt."""
         s = self.settings
         tls_context = None
         if self.tls:
             tls_context = ssl.create_default_context(cafile=s.ca_file or None)
             if s.cert_file:
                 tls_context.load_cert_chain(s.cert_file, s.key_file or None)
-        return IngestClient(
+        return PahoClient(
             self.host,
             self.port,
-            identifier=self.client_id,
+            client_id=self.client_id,
             username=self.username or None,
             password=self.password or None,
             keepalive=s.keepalive_s,
             tls_context=tls_context,
-            will=aiomqtt.Will(STATUS_TOPIC, "offline", qos=1, retain=True),
-            clean_session=True,
-            max_queued_outgoing_messages=10_000,
+            will=Will(STATUS_TOPIC, "offline", qos=1, retain=True),
+            max_queued=10_000,
             on_payload=self._submit,
         )
 
@@ -127,8 +94,6 @@ class MqttLink:
         while True:
             try:
                 async with self._client() as client:
-                    # Publishing is pipelined (gather): many calls in flight are intended.
-                    client.pending_calls_threshold = 100_000
                     self.connections += 1
                     backoff.reset()
                     for topic in self.settings.topics:
@@ -150,10 +115,10 @@ class MqttLink:
                         self.connected.clear()
                         # Best effort on the way out; if the connection is gone, the Last
                         # Will says "offline" for us.
-                        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                        with contextlib.suppress(LinkError, TimeoutError):
                             async with asyncio.timeout(1.0):
                                 await client.publish(STATUS_TOPIC, "offline", qos=1, retain=True)
-            except* aiomqtt.MqttError as group:
+            except* (LinkError, TimeoutError) as group:
                 self.disconnects += 1
                 delay = backoff.next()
                 log.warning(
@@ -161,13 +126,12 @@ class MqttLink:
                 )
                 await asyncio.sleep(delay)
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        """Payloads reach the pipeline through ``IngestClient``'s callback; this task only
-        ends the connection's TaskGroup when aiomqtt reports a disconnect."""
-        async for _ in client.messages:
-            pass
+    async def _receive(self, client: PahoClient) -> None:
+        """Payloads reach the pipeline from paho's thread (``on_payload``); this task
+        only ends the connection's TaskGroup when the connection is lost."""
+        await client.disconnected()
 
-    async def _publish(self, client: IngestClient) -> None:
+    async def _publish(self, client: PahoClient) -> None:
         while True:
             await self.publisher.flush(client)
             await self.wakeup.wait()

@@ -30,8 +30,8 @@ STATS_TOPIC = "fatigue/monitor/stats"
 
 
 class Publisher(Protocol):
-    """The part of an MQTT client the publisher needs (``monitor.live.mqtt_link.IngestClient``
-    has it: aiomqtt's client plus a non-waiting QoS 0 send)."""
+    """The part of an MQTT client the publisher needs (``monitor.live.paho_client.PahoClient``
+    has it: an awaited publish plus a non-waiting QoS 0 send)."""
 
     async def publish(
         self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False
