@@ -79,14 +79,3 @@ def run_async(coro: Any) -> None:
 
     with contextlib.suppress(asyncio.CancelledError):  # SIGTERM: a clean stop, not an error
         asyncio.run(main())
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from monitor.cli._common import finite
 from monitor.core.config import load_settings
+from monitor.core.model import json_safe
 
 EVALUATE_EPILOG = """\
 example:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     _, summary = evaluate(args.directory, settings, args.tolerance, progress)
     if args.json:
         # Strict JSON: a condition without positives has no sensitivity (None, not NaN).
-        print(json.dumps(finite(asdict(summary)), indent=2, allow_nan=False))
+        print(json.dumps(json_safe(asdict(summary)), indent=2, allow_nan=False))
     else:
         print(format_summary(summary))
     return 0

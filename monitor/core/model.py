@@ -234,12 +234,49 @@ class FeatureFrame:
     def value(self, name: str, channel: int = 0) -> float:
         return float(self.features[name][channel])
 
+    def channel_dicts(self) -> dict[str, dict[str, Any]]:
+        """Per channel: every feature (NaN and inf as None: JSON has none), ``quality``
+        and ``active`` (None without a detector). Values leave numpy once per feature
+        (``tolist``), not once per channel and feature: this runs for every window of a
+        500-sensor fleet."""
+        names = list(self.features)
+        columns = [[finite_or_none(v) for v in arr.tolist()] for arr in self.features.values()]
+        active = None if self.active is None else self.active.tolist()
+        out: dict[str, dict[str, Any]] = {}
+        for ch, name in enumerate(self.channels):
+            values: dict[str, Any] = {k: col[ch] for k, col in zip(names, columns, strict=True)}
+            values["quality"] = self.quality[ch]
+            values["active"] = None if active is None else bool(active[ch])
+            out[name] = values
+        return out
+
+    def to_dict(self, wall: float | None = None) -> dict[str, Any]:
+        """The features message of docs/protocol.md (MQTT ``fatigue/{id}/features``, the
+        dashboard's WebSocket with ``wall``, the arrival time)."""
+        head: dict[str, Any] = {"sensor": self.sensor, "modality": self.modality, "t": self.t}
+        if wall is not None:
+            head["wall"] = wall
+        head["channels"] = self.channel_dicts()
+        return head
+
     def channel_features(self, channel: int) -> dict[str, float]:
         return {name: float(arr[channel]) for name, arr in self.features.items()}
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN or infinity: such values go out as null."""
     return value if math.isfinite(value) else None
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, through dicts and lists."""
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _utc_now_iso() -> str:
@@ -271,8 +308,8 @@ class Event:
             "modality": self.modality,
             "t": self.t,
             "wall_time": self.wall_time,
-            "features": {k: _finite_or_none(float(v)) for k, v in self.features.items()},
-            "baseline": {k: _finite_or_none(float(v)) for k, v in self.baseline.items()},
+            "features": {k: finite_or_none(float(v)) for k, v in self.features.items()},
+            "baseline": {k: finite_or_none(float(v)) for k, v in self.baseline.items()},
             "message": self.message,
         }
 

@@ -43,23 +43,8 @@ DEFAULT_FRAME_INTERVAL_S = 0.5
 
 
 def frame_dict(frame: FeatureFrame, wall: float) -> dict[str, Any]:
-    """One frame as JSON-ready values; NaN and inf become ``None`` (JSON has no NaN)."""
-    channels: dict[str, dict[str, Any]] = {}
-    for ch, name in enumerate(frame.channels):
-        values: dict[str, Any] = {}
-        for key, arr in frame.features.items():
-            x = float(arr[ch])
-            values[key] = x if math.isfinite(x) else None
-        values["quality"] = frame.quality[ch]
-        values["active"] = None if frame.active is None else bool(frame.active[ch])
-        channels[name] = values
-    return {
-        "sensor": frame.sensor,
-        "modality": frame.modality,
-        "t": frame.t,
-        "wall": wall,
-        "channels": channels,
-    }
+    """One frame as JSON-ready values with its arrival time (``FeatureFrame.to_dict``)."""
+    return frame.to_dict(wall)
 
 
 @dataclass(eq=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -43,27 +42,8 @@ class Publisher(Protocol):
 
 
 def features_payload(frame: FeatureFrame) -> str:
-    """The features message of one frame. Values come out of numpy once per feature
-    (``tolist``), not once per channel and feature: this runs for every stream's window,
-    500 times a tick at full load."""
-    names = list(frame.features)
-    columns = [_finite_or_none(arr.tolist()) for arr in frame.features.values()]
-    active = frame.active
-    channels: dict[str, dict[str, Any]] = {}
-    for ch, name in enumerate(frame.channels):
-        values: dict[str, Any] = {k: col[ch] for k, col in zip(names, columns, strict=True)}
-        values["quality"] = frame.quality[ch]
-        values["active"] = None if active is None else bool(active[ch])
-        channels[name] = values
-    return json.dumps(
-        {"sensor": frame.sensor, "modality": frame.modality, "t": frame.t, "channels": channels},
-        separators=(",", ":"),
-    )
-
-
-def _finite_or_none(values: list[float]) -> list[float | None]:
-    """JSON has no NaN or infinity: such values go out as null."""
-    return [v if math.isfinite(v) else None for v in values]
+    """The features message of one frame (docs/protocol.md)."""
+    return json.dumps(frame.to_dict(), separators=(",", ":"))
 
 
 class MqttPublisher:

@@ -239,12 +239,10 @@ class Store:
         now = time.time()
         rows = []
         for f in frames:
-            for ch, name in enumerate(f.channels):
-                body = {k: _num(v[ch]) for k, v in f.features.items()}
-                body["quality"] = f.quality[ch]  # type: ignore[assignment]
-                if f.active is not None:
+            for name, body in f.channel_dicts().items():
+                if body["active"] is None:
                     # The indices of the stored history leave rest out (api/_views.py).
-                    body["active"] = bool(f.active[ch])
+                    del body["active"]
                 rows.append((f.sensor, f.modality, name, f.t, now, json.dumps(body)))
         if rows:
             with self._db:
@@ -331,8 +329,3 @@ def _page(
         return whole
     sql = f"{select} WHERE {where} AND {time_col} = ?{order}"
     return db.execute(sql, [*args, boundary]).fetchall()
-
-
-def _num(v: Any) -> float | None:
-    x = float(v)
-    return x if x == x and abs(x) != float("inf") else None

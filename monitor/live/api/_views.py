@@ -6,10 +6,9 @@ a view must not see a detector half-updated.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from monitor.core.model import Modality
+from monitor.core.model import Modality, finite_or_none
 from monitor.live.api._schemas import (
     ChannelView,
     SensorDetail,
@@ -39,7 +38,7 @@ def _channel_status(stream_lost: bool, state: dict[str, Any]) -> SensorStatus:
 def _clean(mapping: dict[str, Any] | None) -> dict[str, float | None] | None:
     if mapping is None:
         return None
-    return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in mapping.items()}
+    return {k: finite_or_none(float(v)) for k, v in mapping.items()}
 
 
 def sensor_ids(pipeline: Pipeline) -> list[str]:
