@@ -19,6 +19,7 @@ examples:
   FATIGUE_MONITOR__MQTT__USERNAME=lab fatigue-monitor run --broker mqtts://broker.lab:8883
   fatigue-monitor run --config config/examples/ble-polar-h10.toml --broker mqtt://HOST:1883
   fatigue-monitor run --broker mqtt://127.0.0.1:1883 --lsl "type='EMG'" --lsl "name='IMU'"
+  fatigue-monitor run --lsl "type='EMG'"    # no broker: alerts to the store, API, LSL outlet
 
 The dashboard is at http://HOST:PORT/ (127.0.0.1:8080 by default; docs/api.md). On a
 shared machine prefer FATIGUE_MONITOR__SERVICE__TOKEN to --token: other users can read
@@ -77,10 +78,11 @@ def run(args: argparse.Namespace) -> int:
             settings, lsl=dataclasses.replace(settings.lsl, streams=tuple(streams))
         )
         settings.validate()
-    if not settings.mqtt.broker:
+    if not settings.mqtt.broker and not (settings.ble.devices or settings.lsl.streams):
         raise MonitorError(
-            "no MQTT broker: pass --broker mqtt://HOST:PORT, set mqtt.broker, or try "
-            "'fatigue-monitor demo' (embedded broker)"
+            "no MQTT broker: pass --broker mqtt://HOST:PORT, set mqtt.broker, configure "
+            "[[ble.devices]] or --lsl sources (then alerts go to the store, the API and the "
+            "LSL outlet), or try 'fatigue-monitor demo' (embedded broker)"
         )
 
     async def serve() -> None:
@@ -94,11 +96,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say_ready(svc: Any) -> None:
-    """The one line scripts and tests wait for: subscribed, status ``online`` retained."""
+    """The one line scripts and tests wait for: subscribed, status ``online`` retained
+    (without a broker: every source started)."""
     dashboard = f"; dashboard {svc.api_url}" if svc.api_url else ""
     link = svc.link
-    print(
-        f"fatigue-monitor: ready: subscribed on {link.url} as {link.client_id}{dashboard}",
-        file=sys.stderr,
-        flush=True,
+    where = (
+        f"subscribed on {link.url} as {link.client_id}"
+        if link is not None
+        else "no MQTT broker, alerts to the store, the API and the LSL outlet"
     )
+    print(f"fatigue-monitor: ready: {where}{dashboard}", file=sys.stderr, flush=True)

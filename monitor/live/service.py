@@ -59,9 +59,10 @@ class BlockSource(Protocol):
 
 class Service:
     def __init__(self, settings: Settings, ble_backend: BleBackend = DEFAULT_BACKEND) -> None:
-        if not settings.mqtt.broker:
+        if not settings.mqtt.broker and not (settings.ble.devices or settings.lsl.streams):
             raise MonitorError(
-                "no MQTT broker configured (--broker mqtt://HOST:PORT or mqtt.broker)"
+                "nothing to listen to: no MQTT broker (--broker mqtt://HOST:PORT or "
+                "mqtt.broker), no [[ble.devices]] and no Lab Streaming Layer stream (--lsl)"
             )
         self.settings = settings
         self.store: Store | None = None
@@ -100,7 +101,10 @@ class Service:
             limits=Limits(max_payload_bytes=s.mqtt.max_payload_bytes),
         )
         self.publisher = MqttPublisher(self.store, self.pipeline.outbox)
-        self.link = MqttLink(s.mqtt, self.pipeline, self.publisher, self.wakeup)
+        # Without a broker (BLE or LSL sources only) alerts go to the store, the API and
+        # the LSL outlet; they wait in the store's outbox for a later run with a broker.
+        if s.mqtt.broker:
+            self.link = MqttLink(s.mqtt, self.pipeline, self.publisher, self.wakeup)
         self.ble_sources = [
             BleSource(
                 dev,
@@ -162,22 +166,19 @@ class Service:
             if self.store is not None:
                 self.store.close()
 
-    def _parts(self) -> tuple[Pipeline, MqttPublisher, Store, MqttLink]:
-        if (
-            self.pipeline is None
-            or self.publisher is None
-            or self.store is None
-            or self.link is None
-        ):
+    def _parts(self) -> tuple[Pipeline, MqttPublisher, Store, MqttLink | None]:
+        if self.pipeline is None or self.publisher is None or self.store is None:
             raise MonitorError("Service used outside 'async with'")
         return self.pipeline, self.publisher, self.store, self.link
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until cancelled; ``on_ready`` is called once, when the MQTT link first
-        subscribed and announced ``online`` (the CLI prints its ``ready`` line then)."""
+        subscribed and announced ``online`` (without a broker: once every task started;
+        the CLI prints its ``ready`` line then)."""
         _, _, _, link = self._parts()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(link.run(), name="mqtt-link")
+            if link is not None:
+                tg.create_task(link.run(), name="mqtt-link")
             if on_ready is not None:
                 tg.create_task(self._when_ready(on_ready), name="ready")
             tg.create_task(self._ticker(), name="ticker")
@@ -201,7 +202,10 @@ class Service:
 
     async def _when_ready(self, on_ready: Callable[[], None]) -> None:
         _, _, _, link = self._parts()
-        await link.ready.wait()
+        if link is not None:
+            await link.ready.wait()
+        else:
+            await asyncio.sleep(0)  # the TaskGroup's other tasks have started
         on_ready()
 
     async def _pump(self, source: BlockSource, what: str, backoff_cap: float) -> None:
@@ -367,8 +371,8 @@ class Service:
         pipeline, publisher, _, link = self._parts()
         return {
             "uptime_s": time.time() - self.started,
-            "connected": link.connected.is_set(),
-            "connections": link.connections,
+            "connected": None if link is None else link.connected.is_set(),
+            "connections": 0 if link is None else link.connections,
             "backlog": pipeline.backlog,
             "streams": len(pipeline.streams),
             "outbox_waiting": len(pipeline.outbox),

@@ -165,3 +165,46 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
     lost = kinds(alerts, "signal_lost")[0]
     restored = kinds(alerts, "signal_restored")[0]
     assert lost["sensor"] == restored["sensor"] == "lsl-emg"
+
+
+def test_run_without_a_broker_takes_lsl_and_serves_alerts_from_the_store(
+    tmp_path: Path,
+) -> None:
+    """``run`` with only an LSL source and no MQTT broker: alerts go to the store and
+    the API (before, ``run`` refused to start without ``--broker``)."""
+    from monitor_proc import MonitorProcess
+
+    sc = EmgScenario(fs=FS, n_channels=2, duration_s=150.0, onset_s=30.0, decline_per_min=0.3)
+    data = EmgGenerator(sc, np.random.default_rng(4)).read(sc.n_samples)
+    name = f"emg-{uuid.uuid4().hex[:8]}"
+    mon = MonitorProcess(
+        "--lsl",
+        f"name='{name}'",
+        "--db",
+        str(tmp_path / "m.db"),
+        "--port",
+        "0",
+        env={"FATIGUE_MONITOR__MQTT__BROKER": "", "FATIGUE_MONITOR__SERVICE__TICK_S": "0.05"},
+    )
+    outlet = Outlet(name, data, pylsl.local_clock() + 100.0)
+    try:
+        ready = mon.wait_ready()
+        assert "no MQTT broker" in ready
+        url = ready.rsplit("dashboard ", 1)[1].strip()
+        outlet.thread.start()
+        onsets: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 150.0
+        with httpx.Client(base_url=url, timeout=10.0) as http:
+            while not onsets and time.monotonic() < deadline:
+                alerts = http.get("/api/alerts").json()
+                onsets = [a for a in alerts if a["event"] == "fatigue_onset"]
+                if not onsets:
+                    time.sleep(0.5)  # the next poll of the API; the deadline bounds the wait
+            health = http.get("/api/health").json()
+    finally:
+        outlet.stop.set()
+        rc = mon.stop()
+    assert onsets, mon.stderr[-2000:]
+    assert onsets[0]["sensor"] == name and onsets[0]["channel"] in ("vl", "rf")
+    assert health["mqtt_connected"] is None
+    assert rc == 0 and "Traceback" not in mon.stderr
