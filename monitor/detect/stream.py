@@ -5,6 +5,8 @@ JSON-friendly ``state_dict``/``load_state`` so a restart keeps the baselines."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,36 @@ from monitor.detect.tremor import TremorChannel, TremorWindow
 
 BAD_SIGNAL = ("flat", "nonfinite")
 CONTACT_TROUBLE = ("flat", "nonfinite", "clipped")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """One channel's detector state, as the API, the metrics and the retained MQTT state
+    read it; ``to_dict`` is its one JSON form (docs/protocol.md, ``fatigue/{id}/state``)."""
+
+    modality: Modality
+    phase: str
+    signal_lost: bool
+    active: bool
+    baseline: Mapping[str, float] | None
+
+    @property
+    def fatigued(self) -> bool:
+        return self.modality == "emg" and self.phase == "fatigued"
+
+    @property
+    def tremor(self) -> bool:
+        return self.modality == "acc" and self.phase == "tremor"
+
+    def to_dict(self) -> dict[str, Any]:
+        flag = {"fatigued": self.fatigued} if self.modality == "emg" else {"tremor": self.tremor}
+        return {
+            "phase": self.phase,
+            **flag,
+            "signal_lost": self.signal_lost,
+            "active": self.active,
+            "baseline": None if self.baseline is None else dict(self.baseline),
+        }
 
 
 class StreamDetector:
@@ -96,24 +128,19 @@ class StreamDetector:
         self._bad_since = [None] * len(self.channels)
         self._lost = [False] * len(self.channels)
 
-    def status(self) -> dict[str, dict[str, Any]]:
+    def status(self) -> dict[str, ChannelState]:
         """Current state of every channel, for the retained MQTT state topic and the API."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, ChannelState] = {}
         for ch, name in enumerate(self.channels):
-            phase: str
-            if self.modality == "emg":
-                phase = self._fatigue[ch].phase
-                flag = {"fatigued": phase == "fatigued"}
-            else:
-                phase = self._tremor[ch].phase
-                flag = {"tremor": phase == "tremor"}
-            out[name] = {
-                "phase": phase,
-                **flag,
-                "signal_lost": self._lost[ch],
-                "active": bool(self.last_active[ch]),
-                "baseline": self.baselines[ch],
-            }
+            emg = self.modality == "emg"
+            phase = self._fatigue[ch].phase if emg else self._tremor[ch].phase
+            out[name] = ChannelState(
+                modality=self.modality,
+                phase=phase,
+                signal_lost=self._lost[ch],
+                active=bool(self.last_active[ch]),
+                baseline=self.baselines[ch],
+            )
         return out
 
     @property

@@ -418,7 +418,7 @@ def sensor_states(
         names = [name for _, status in statuses for name in status]
         shared = {n for n in names if names.count(n) > 1}
         channels = {
-            (f"{m}:{name}" if name in shared else name): {**state, "modality": m}
+            (f"{m}:{name}" if name in shared else name): {**state.to_dict(), "modality": m}
             for m, status in statuses
             for name, state in status.items()
         }

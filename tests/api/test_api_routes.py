@@ -298,7 +298,7 @@ async def test_recalibrate_restarts_the_baselines(small: Fed) -> None:
         after = (await c.get("/api/sensors/arm")).json()
     assert all(ch["phase"] == "learning" and ch["baseline"] is None for ch in after["channels"])
     wrist = small.pipeline.detectors[("wrist", "acc")].status()
-    assert all(st["phase"] != "learning" for st in wrist.values())  # other sensors untouched
+    assert all(st.phase != "learning" for st in wrist.values())  # other sensors untouched
 
 
 async def test_request_body_size_is_limited(small: Fed) -> None:

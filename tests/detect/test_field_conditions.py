@@ -56,7 +56,7 @@ def test_a_channel_still_learning_says_so(settings: Settings) -> None:
     frames = frames_of(x, sc.fs, "emg", settings)
     det = StreamDetector.for_frame(frames[0], settings.detect, settings.dsp)
     detect(frames, settings, det)
-    assert all(s["phase"] == "learning" for s in det.status().values())
+    assert all(s.phase == "learning" for s in det.status().values())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 3, 5])

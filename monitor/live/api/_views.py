@@ -6,9 +6,10 @@ a view must not see a detector half-updated.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from monitor.core.model import Modality, finite_or_none
+from monitor.detect.stream import ChannelState
 from monitor.live.api._schemas import (
     ChannelView,
     SensorDetail,
@@ -25,17 +26,17 @@ def worst(statuses: list[SensorStatus]) -> SensorStatus:
     return max(statuses, key=SEVERITY.index, default="streaming")
 
 
-def _channel_status(stream_lost: bool, state: dict[str, Any]) -> SensorStatus:
-    if stream_lost or state.get("signal_lost"):
+def _channel_status(stream_lost: bool, state: ChannelState) -> SensorStatus:
+    if stream_lost or state.signal_lost:
         return "lost"
-    if state.get("fatigued"):
+    if state.fatigued:
         return "fatigued"
-    if state.get("tremor"):
+    if state.tremor:
         return "tremor"
     return "streaming"
 
 
-def _clean(mapping: dict[str, Any] | None) -> dict[str, float | None] | None:
+def _clean(mapping: Mapping[str, float] | None) -> dict[str, float | None] | None:
     if mapping is None:
         return None
     return {k: finite_or_none(float(v)) for k, v in mapping.items()}
@@ -45,7 +46,7 @@ def sensor_ids(pipeline: Pipeline) -> list[str]:
     return sorted({sensor for sensor, _ in pipeline.streams})
 
 
-StreamRow = tuple[Modality, StreamView, list[Any], bool]
+StreamRow = tuple[Modality, StreamView, list[tuple[str, ChannelState]], bool]
 MODALITY_ORDER: tuple[Modality, ...] = ("acc", "emg")  # sorted, as the list always was
 
 
@@ -97,7 +98,7 @@ def detail(pipeline: Pipeline, hub: LiveHub, sensor: str) -> SensorDetail | None
     for modality, _, states, lost in rows:
         frame = latest.get(modality)
         for name, st in states:
-            baseline = _clean(st.get("baseline"))
+            baseline = _clean(st.baseline)
             mdf0 = (baseline or {}).get("mdf_hz")
             band = None if mdf0 is None else (mdf0 * (1 - min_drop), mdf0 * (1 + min_drop))
             channels.append(
@@ -105,8 +106,8 @@ def detail(pipeline: Pipeline, hub: LiveHub, sensor: str) -> SensorDetail | None
                     name=name,
                     modality=modality,
                     status=_channel_status(lost, st),
-                    phase=str(st.get("phase", "learning")),
-                    active=bool(st.get("active", False)),
+                    phase=st.phase,
+                    active=st.active,
                     baseline=baseline,
                     mdf_band_hz=band,
                     latest=None if frame is None else frame["channels"].get(name),
