@@ -16,6 +16,8 @@ reconnect loop takes over. One client per connection attempt, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import ssl
 import threading
 from collections.abc import Callable
@@ -26,6 +28,8 @@ from typing import Any, Self
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
 
 #: How long CONNACK, SUBACK and a QoS 1 PUBACK may take before the connection is
 #: treated as broken.
@@ -79,6 +83,9 @@ class PahoClient:
         if will is not None:
             self._paho.will_set(will.topic, will.payload, will.qos, will.retain)
         self._paho.max_queued_messages_set(max_queued)
+        # A callback that raised would end paho's thread without on_disconnect: the link
+        # would wait for a disconnect that never comes.
+        self._paho.suppress_exceptions = True
         self._paho.on_connect = self._on_connect
         self._paho.on_disconnect = self._on_disconnect
         self._paho.on_message = self._on_message
@@ -97,6 +104,7 @@ class PahoClient:
         # connection ends; ``lost_reason`` says why.
         self._lost: asyncio.Future[None] | None = None
         self.lost_reason = ""
+        self._closed = False  # set with _fail_pending: no request may wait after it
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -107,9 +115,13 @@ class PahoClient:
         try:
             # connect() resolves the name and opens the socket (and TLS): blocking.
             await asyncio.to_thread(self._paho.connect, self.host, self.port, self.keepalive)
-        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._paho.loop_start()
+        except (OSError, ValueError) as exc:
+            self._close_socket()
             raise LinkError(f"cannot connect: {exc}") from exc
-        self._paho.loop_start()
+        except BaseException:
+            self._close_socket()
+            raise
         try:
             async with asyncio.timeout(REPLY_TIMEOUT_S):
                 await self._connack
@@ -127,15 +139,37 @@ class PahoClient:
         await self._stop()
 
     async def _stop(self) -> None:
-        self._paho.disconnect()
-        # loop_stop joins paho's thread: not on the event loop.
-        await asyncio.to_thread(self._paho.loop_stop)
-        self._fail_pending(LinkError("disconnected"))
+        try:
+            self._paho.disconnect()
+            # loop_stop joins paho's thread: not on the event loop, and not for ever (a
+            # DISCONNECT stuck behind a full send buffer): then the socket is closed.
+            stopping = asyncio.ensure_future(asyncio.to_thread(self._paho.loop_stop))
+            done, _ = await asyncio.wait({stopping}, timeout=5.0)
+            if not done:
+                self._close_socket()
+                await stopping
+        finally:
+            self._fail_pending(LinkError("disconnected"))
+            for name in ("on_connect", "on_disconnect", "on_message", "on_publish"):
+                setattr(self._paho, name, None)
+            self._paho.on_subscribe = None
+
+    def _close_socket(self) -> None:
+        sock = self._paho.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     async def disconnected(self) -> None:
-        """Returns never; raises ``LinkError`` once the connection is lost."""
+        """Returns never; raises ``LinkError`` once the connection is lost. Also checks
+        paho's own view once per keep-alive, in case its thread ended without saying so."""
         assert self._lost is not None
-        await asyncio.shield(self._lost)
+        period = max(1.0, float(self.keepalive or 30))
+        while not self._lost.done():
+            await asyncio.wait({self._lost}, timeout=period)
+            if not self._lost.done() and not self._paho.is_connected():
+                self.lost_reason = self.lost_reason or "connection lost (network thread ended)"
+                break
         raise LinkError(self.lost_reason or "connection lost")
 
     # -- requests --------------------------------------------------------------------
@@ -184,6 +218,8 @@ class PahoClient:
         if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
             raise LinkError(f"request refused: {mqtt.error_string(rc)}")
         with self._lock:
+            if self._closed:
+                raise LinkError(self.lost_reason or "connection lost")
             if mid in self._early:
                 self._early.discard(mid)
                 fut.set_result(None)
@@ -195,7 +231,12 @@ class PahoClient:
     # -- paho's thread -----------------------------------------------------------------
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         payload = message.payload
-        self._on_payload(message.topic, payload if isinstance(payload, bytes) else bytes(payload))
+        try:
+            self._on_payload(
+                message.topic, payload if isinstance(payload, bytes) else bytes(payload)
+            )
+        except Exception:  # one payload, never the connection
+            log.exception("payload on %r not taken", message.topic[:100])
 
     def _on_connect(
         self, client: Any, userdata: Any, flags: Any, reason: ReasonCode, props: Any
@@ -218,21 +259,26 @@ class PahoClient:
         self._answered(mid)
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
-        self._answered(mid)
+        refused = [c for c in codes if getattr(c, "is_failure", False)]
+        error = LinkError(f"subscription refused: {refused[0]}") if refused else None
+        self._answered(mid, error)
 
-    def _answered(self, mid: int) -> None:
+    def _answered(self, mid: int, error: LinkError | None = None) -> None:
         with self._lock:
             if mid in self._ignore:
                 self._ignore.discard(mid)
                 return
             fut = self._pending.pop(mid, None)
             if fut is None:
-                self._early.add(mid)
+                self._early.add(mid)  # (a refused early SUBACK shows as no data, logged)
+                if error is not None:
+                    log.error("%s", error)
                 return
-        self._resolve(fut, None)
+        self._resolve(fut, error)
 
     def _fail_pending(self, error: LinkError) -> None:
         with self._lock:
+            self._closed = True
             pending, self._pending = self._pending, {}
             self._early.clear()
             self._ignore.clear()
@@ -255,4 +301,5 @@ class PahoClient:
         if threading.get_ident() == self._loop_thread:
             settle()
         else:
-            self._loop.call_soon_threadsafe(settle)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(settle)

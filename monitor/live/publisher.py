@@ -138,7 +138,11 @@ class MqttPublisher:
         if self.outbox is not None:
             self.outbox.mark_published(ids)
         try:
-            await asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
+            # Shielded: a flush cancelled by a lost connection must still mark what the
+            # broker acknowledged, or it would be sent again.
+            await asyncio.shield(
+                asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
+            )
         except Exception as exc:
             self._unmarked.update(ids)
             self._warn.warn(
@@ -150,7 +154,9 @@ class MqttPublisher:
             return
         ids = list(self._unmarked)
         try:
-            await asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
+            await asyncio.shield(
+                asyncio.wrap_future(self.store.submit(self.store.mark_published, ids))
+            )
         except Exception:
             return  # still failing: they stay skipped, tried again next flush
         self._unmarked.difference_update(ids)

@@ -157,11 +157,17 @@ class Store:
     def close(self) -> None:
         if threading.get_ident() == self._owner:
             raise RuntimeError("Store.close() called from the store's own thread")
+
+        def close_here() -> None:
+            self._owner = -1  # thread ids are reused once this thread is gone
+            self._db.close()
+
         try:
-            self.submit(self._db.close).result()
+            self.submit(close_here).result()
         except sqlite3.ProgrammingError:
             return  # closed already
-        self._executor.shutdown(wait=True)
+        finally:
+            self._executor.shutdown(wait=True)
 
     # -- events / outbox -----------------------------------------------------------
     @_owned

@@ -88,3 +88,29 @@ def test_connecting_to_nothing_is_a_link_error(tmp_path: Path) -> None:
 
     with pytest.raises(LinkError, match="cannot connect"):
         asyncio.run(scenario())
+
+
+def test_a_failing_payload_handler_costs_one_payload_not_the_connection(broker) -> None:  # type: ignore[no-untyped-def]
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def on_payload(topic: str, payload: bytes) -> None:
+        if payload == b"bad":
+            raise ValueError("a consumer bug")
+        got.append(payload)
+        if len(got) == 3:
+            done.set()
+
+    async def scenario() -> None:
+        async with PahoClient(
+            "127.0.0.1", broker.port, client_id="sturdy", on_payload=on_payload
+        ) as client:
+            await client.subscribe("in", qos=0)
+            async with aiomqtt.Client("127.0.0.1", broker.port, identifier="tx") as tx:
+                for body in (b"1", b"bad", b"2", b"3"):
+                    await tx.publish("in", body, qos=1)
+            assert await asyncio.to_thread(done.wait, 30)
+            await client.publish("in", "still connected", qos=1)
+
+    asyncio.run(scenario())
+    assert got[:3] == [b"1", b"2", b"3"]
