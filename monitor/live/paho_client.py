@@ -150,9 +150,9 @@ class PahoClient:
                 await stopping
         finally:
             self._fail_pending(LinkError("disconnected"))
-            for name in ("on_connect", "on_disconnect", "on_message", "on_publish"):
+            # The callbacks tie paho's client to this object: let both go with the socket.
+            for name in ("on_connect", "on_disconnect", "on_message", "on_publish", "on_subscribe"):
                 setattr(self._paho, name, None)
-            self._paho.on_subscribe = None
 
     def _close_socket(self) -> None:
         sock = self._paho.socket()
