@@ -26,6 +26,7 @@ from monitor.core.model import (
     EVENT_KINDS,
     FEATURE_NAMES,
     FEATURE_UNITS,
+    G_MS2,
     MODALITIES,
     Event,
     FeatureFrame,
@@ -36,7 +37,6 @@ from monitor.core.model import (
 )
 from monitor.inputs.files._memory import MemoryRecording, MemoryStream
 from monitor.inputs.files.csv_dialect import CsvOptions
-from monitor.inputs.files.csv_table import G
 from monitor.inputs.files.csv_time import to_uniform
 from monitor.inputs.files.recording import ReadOptions, Recording, StreamInfo, open_recording
 from monitor.outputs.files import CSV_COLUMNS
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: Accelerometer units converted to m/s^2 (the features' unit); anything else is kept.
-ACC_SCALE: Mapping[str, float] = {"g": G, "mg": G / 1000.0, "m/s^2": 1.0, "m/s2": 1.0}
+ACC_SCALE: Mapping[str, float] = {"g": G_MS2, "mg": G_MS2 / 1000.0, "m/s^2": 1.0, "m/s2": 1.0}
 EVENT_COLUMNS = (
     "t",
     "event",

@@ -59,6 +59,9 @@ ACC_FEATURES: tuple[str, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = EMG_FEATURES + ACC_FEATURES
 
+#: Standard gravity (m/s^2): accelerations in g are converted to the features' m/s^2.
+G_MS2 = 9.80665
+
 #: Units of each feature, for docs, reports and API schemas. ``unit`` means the stream's unit.
 FEATURE_UNITS: Mapping[str, str] = {
     "mdf_hz": "Hz",

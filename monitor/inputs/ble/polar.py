@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.core.errors import BleDeviceError, ConfigError, DecodeError
-from monitor.core.model import Modality, SampleBlock
+from monitor.core.model import G_MS2, Modality, SampleBlock
 from monitor.core.tables import build
 from monitor.inputs.ble.driver import Command
 
@@ -86,7 +86,6 @@ STATUS_NAMES: tuple[str, ...] = (
 )
 
 POLAR_EPOCH_UNIX_S = 946_684_800  # 2000-01-01T00:00:00Z in Unix seconds
-G_MS2 = 9.80665
 ACC_CHANNELS = ("acc_x", "acc_y", "acc_z")
 HEADER = struct.Struct("<BQB")  # measurement type, timestamp ns, frame type
 MAX_SAMPLES_PER_FRAME = 4096

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.core.errors import RecordingError
+from monitor.core.model import G_MS2 as G
 from monitor.inputs.files._base import (
     BaseRecording,
     ChannelSpec,
@@ -44,7 +45,6 @@ from monitor.inputs.files.types import ReadOptions
 BATCH_LINES = 65536
 #: Past this share of repeated timestamps the clock is coarser than the sampling.
 COARSE_SHARE = 0.05
-G = 9.80665
 #: Accelerometer units converted to m/s^2 on reading, and the factor.
 ACC_UNITS = {"g": G, "mg": G * 1e-3, "m/s^2": 1.0, "m/s²": 1.0, "m/s2": 1.0, "ms^-2": 1.0}
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from monitor.core.errors import RecordingError
+from monitor.core.model import G_MS2 as G
 from monitor.core.model import Modality
 from monitor.inputs.files._memory import MemoryRecording, MemoryStream
 from monitor.inputs.files.types import ReadOptions
@@ -27,7 +28,6 @@ from monitor.inputs.files.types import ReadOptions
 HEADER_MARK = "# OpenSignals Text File Format"
 END_MARK = "# EndOfHeader"
 ACC_CMIN, ACC_CMAX = 28000.0, 38000.0
-G = 9.80665
 SENSOR_MODALITY: dict[str, Modality] = {
     "EMG": "emg",
     "ACC": "acc",
