@@ -34,6 +34,7 @@ from bumble import att, gatt
 from bumble.core import UUID, AdvertisingData
 
 from monitor.core.errors import DecodeError
+from monitor.core.model import G_MS2
 from monitor.inputs.ble import myo, polar
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class VirtualPolar(VirtualPeripheral):
 
     async def send(self, chunk: npt.NDArray[np.float64], end: int) -> None:
         limit = 32767
-        milli_g = np.clip(np.rint(chunk / polar.G_MS2 * 1000.0), -limit, limit).astype(np.int64)
+        milli_g = np.clip(np.rint(chunk / G_MS2 * 1000.0), -limit, limit).astype(np.int64)
         timestamp = POLAR_EPOCH_BASE_NS + round((end - 1) / self.fs * 1e9)
         samples = milli_g.T
         payload = (
