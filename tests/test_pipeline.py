@@ -150,7 +150,7 @@ def test_queue_overflow_drops_the_oldest_and_counts() -> None:
     assert p.counters.dropped_payloads + p.backlog == len(msgs)
     p.tick()  # what is left is the newest: the stream goes on at the last sequence number
     assert p.streams[("arm", "emg")].next_seq == len(msgs)
-    assert p.overload()["shed_payloads"] == p.counters.dropped_payloads
+    assert p.overload().shed_payloads == p.counters.dropped_payloads
 
 
 def test_silence_raises_signal_lost_and_baselines_survive_restart(tmp_path: Path) -> None:
@@ -263,7 +263,7 @@ def test_a_flooding_sensor_is_shed_and_a_quiet_one_loses_nothing() -> None:
     assert p.counters.gaps == 0  # the flood lost only its oldest: what is left is contiguous
     assert p.streams[("arm", "emg")].next_seq == 300
     over = p.overload()
-    assert over["overloaded"] and over["shed_payloads"] == p.counters.dropped_payloads > 0
+    assert over.overloaded and over.shed_payloads == p.counters.dropped_payloads > 0
 
 
 def test_a_stream_whose_data_still_waits_in_the_queue_is_not_silent() -> None:

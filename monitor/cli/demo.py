@@ -104,8 +104,8 @@ async def run_demo(
                     await fleet.wait()
             status = svc.status()
             print(
-                f"demo stopped: {status['messages']} messages, {status['windows']} feature "
-                f"windows, {status['events']} events (stored in {db})",
+                f"demo stopped: {status.counters.messages} messages, {status.counters.windows} "
+                f"feature windows, {status.counters.events} events (stored in {db})",
                 flush=True,
             )
 

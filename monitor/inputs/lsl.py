@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -66,6 +67,19 @@ def _labels(info: Any, n: int) -> tuple[tuple[str, ...], str | None]:
         ch = ch.next_sibling()
         i += 1
     return tuple(labels), unit
+
+
+@dataclass(frozen=True, slots=True)
+class LslStatus:
+    """One inlet's link, for the stats message."""
+
+    predicate: str
+    connected: bool
+    sessions: int
+    last_error: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 class LslSource:
@@ -113,13 +127,8 @@ class LslSource:
             await asyncio.wait([pulling], timeout=4 * PULL_S)
         self._close()
 
-    def status(self) -> dict[str, object]:
-        return {
-            "predicate": self.spec.predicate,
-            "connected": self.connected,
-            "sessions": self.sessions,
-            "last_error": self.last_error,
-        }
+    def status(self) -> LslStatus:
+        return LslStatus(self.spec.predicate, self.connected, self.sessions, self.last_error)
 
     def _close(self) -> None:
         inlet, self._inlet = self._inlet, None

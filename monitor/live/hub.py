@@ -30,11 +30,12 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.core.model import Event, FeatureFrame, Modality
+from monitor.live.latest import LatestFrames
 
 StreamKey = tuple[str, Modality]
 
@@ -63,6 +64,7 @@ class LiveHub:
         frame_interval_s: float = DEFAULT_FRAME_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        latest: LatestFrames | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
@@ -72,7 +74,9 @@ class LiveHub:
         self._wall = wall
         self._clients: set[LiveClient] = set()
         self._last_sent: dict[StreamKey, float] = {}
-        self._latest: dict[StreamKey, tuple[float, FeatureFrame]] = {}
+        # Every stream's newest frame for the API (the service's registry, which the
+        # service fills; undecimated, unlike the frames sent to clients).
+        self.frames = latest if latest is not None else LatestFrames(wall=wall)
         self.dropped_clients = 0
         self.sent_messages = 0
 
@@ -94,9 +98,7 @@ class LiveHub:
         wall = self._wall()
         due: dict[StreamKey, FeatureFrame] = {}
         for f in frames:
-            key = (f.sensor, f.modality)
-            self._latest[key] = (wall, f)
-            due[key] = f  # the last frame of each stream in this tick
+            due[(f.sensor, f.modality)] = f  # the last frame of each stream in this tick
         if not self._clients:
             return
         now = self._clock()
@@ -130,15 +132,10 @@ class LiveHub:
         """The newest frame of each of the sensor's streams, as in a ``frames`` message."""
         out: dict[Modality, dict[str, Any]] = {}
         for m in ("emg", "acc"):  # lookups, not a scan: the same cost at 50,000 streams
-            latest = self._latest.get((sensor, m))
+            latest = self.frames.get((sensor, m))
             if latest is not None:
                 out[m] = frame_dict(latest[1], latest[0])
         return out
-
-    def forget(self, keys: Iterable[StreamKey]) -> None:
-        """Streams the pipeline evicted: their newest frames go too."""
-        for key in keys:
-            self._latest.pop(key, None)
 
 
 def _dumps(obj: dict[str, Any]) -> str:

@@ -28,15 +28,15 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from monitor.core.config import Settings
 from monitor.core.errors import DecodeError
 from monitor.core.model import Event, FeatureFrame, SampleBlock
-from monitor.core.monitor import Counters, Monitor, StreamInfo, StreamKey
+from monitor.core.monitor import Monitor
 from monitor.core.ratelog import RateLimitedLog
 from monitor.core.rotation import Rotation
+from monitor.core.streams import Counters, StreamInfo, StreamKey
 from monitor.detect.stream import StreamDetector
 from monitor.dsp.engine import FeatureEngine
 from monitor.dsp.stream import StreamProcessor
@@ -56,6 +56,21 @@ class TickResult:
     events: list[Event]
     streams_with_frames: set[StreamKey]
     evicted: frozenset[StreamKey] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """How far behind the data the tick is (``Pipeline.overload``)."""
+
+    overloaded: bool = False
+    tick_load: float = 0.0
+    lag_s: float = 0.0
+    queued_bytes: int = 0
+    shed_payloads: int = 0
+    shed_bytes: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 class Pipeline:
@@ -161,7 +176,7 @@ class Pipeline:
     def backlog(self) -> int:
         return len(self._queue)
 
-    def overload(self, window_s: float = 10.0) -> dict[str, Any]:
+    def overload(self, window_s: float = 10.0) -> Overload:
         """How far behind the data the tick is: ``tick_load`` is the share of the last
         ``window_s`` spent in ticks (>= 1: it cannot keep up), ``lag_s`` the age of the
         oldest payload the last tick processed, ``shed_*`` what the queue's budget
@@ -174,14 +189,14 @@ class Pipeline:
         load = sum(busy for _, busy in recent) / span if span > 0 else 0.0
         shed_at = self._queue.last_shed
         shedding = shed_at is not None and now - shed_at < window_s
-        return {
-            "overloaded": shedding or self.lag_s > 1.0,
-            "tick_load": round(load, 3),
-            "lag_s": round(self.lag_s, 3),
-            "queued_bytes": self._queue.nbytes,
-            "shed_payloads": self._queue.shed_payloads,
-            "shed_bytes": self._queue.shed_bytes,
-        }
+        return Overload(
+            overloaded=shedding or self.lag_s > 1.0,
+            tick_load=round(load, 3),
+            lag_s=round(self.lag_s, 3),
+            queued_bytes=self._queue.nbytes,
+            shed_payloads=self._queue.shed_payloads,
+            shed_bytes=self._queue.shed_bytes,
+        )
 
     @property
     def warnings(self) -> RateLimitedLog:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from monitor.core.model import Event, FeatureFrame
 from monitor.core.ratelog import RateLimitedLog
+from monitor.live.latest import LatestFrames
 from monitor.outputs.outbox import Outbox
 from monitor.outputs.store import Store
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STATUS_TOPIC = "fatigue/monitor/status"
 STATS_TOPIC = "fatigue/monitor/stats"
+CONSUMER = "mqtt"  # this publisher's name in the LatestFrames registry
 
 
 class Publisher(Protocol):
@@ -49,13 +51,17 @@ def features_payload(frame: FeatureFrame) -> str:
 class MqttPublisher:
     """Collects what a tick produced and publishes it when a connection is up."""
 
-    def __init__(self, store: Store, outbox: Outbox | None = None) -> None:
+    def __init__(
+        self, store: Store, outbox: Outbox | None = None, latest: LatestFrames | None = None
+    ) -> None:
         self.store = store
         self.outbox = outbox
+        # Features: the newest frame of each stream since the last flush, from the
+        # service's registry (the store and the API read the same frames).
+        self.latest = latest if latest is not None else LatestFrames((CONSUMER,))
         # Sent and acknowledged, but the store could not mark them (disk full, I/O
         # error): never sent again by this process, marked once the store takes it.
         self._unmarked: set[str] = set()
-        self._latest: dict[tuple[str, str], FeatureFrame] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._stats: dict[str, Any] | None = None
         self.published_alerts = 0
@@ -63,9 +69,7 @@ class MqttPublisher:
         self.unsent_features = 0  # QoS 0 messages the client refused (not connected)
         self._warn = RateLimitedLog(log)  # a broken store would say so on every flush
 
-    def offer(self, frames: Sequence[FeatureFrame], states: Mapping[str, dict[str, Any]]) -> None:
-        for f in frames:
-            self._latest[(f.sensor, f.modality)] = f
+    def offer_states(self, states: Mapping[str, dict[str, Any]]) -> None:
         self._states.update(states)
 
     def offer_stats(self, stats: dict[str, Any]) -> None:
@@ -95,12 +99,12 @@ class MqttPublisher:
             if failed:
                 raise failed[0]
         states, self._states = self._states, {}
-        latest, self._latest = self._latest, {}
+        latest = self.latest.take(CONSUMER)
         stats, self._stats = self._stats, None
         # QoS 0 goes straight into the client's outgoing queue, before the states' QoS 1
         # round trips: an awaited publish per stream (a coroutine, a task and a future
         # each) cost ten times the send itself, and features are the time-critical part.
-        for f in latest.values():
+        for f in latest:
             if client.publish_nowait(f"fatigue/{f.sensor}/features", features_payload(f)):
                 self.published_features += 1
             else:

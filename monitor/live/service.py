@@ -29,14 +29,18 @@ from monitor.inputs.wire import Limits
 from monitor.live.api import ApiServer, create_app
 from monitor.live.api._snapshot import STATUS_REFRESH_S, StreamStatuses
 from monitor.live.hub import LiveHub
+from monitor.live.latest import LatestFrames
 from monitor.live.mqtt_link import MqttLink
 from monitor.live.pipeline import Pipeline, TickResult
+from monitor.live.publisher import CONSUMER as MQTT
 from monitor.live.publisher import MqttPublisher
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
 log = logging.getLogger(__name__)
 
 STATE_REFRESH_S = 10.0
+STORE = "store"  # the store's name in the LatestFrames registry
 
 
 class BlockSource(Protocol):
@@ -74,7 +78,9 @@ class Service:
         self.ble_sources: list[BleSource] = []
         self.lsl_sources: list[LslSource] = []
         self.lsl_outlet: LslEventOutlet | None = None
-        self.hub = LiveHub()
+        # The newest frame of each stream, for the publisher, the store and the API.
+        self.latest = LatestFrames((MQTT, STORE))
+        self.hub = LiveHub(latest=self.latest)
         self.api: ApiServer | None = None
         self.statuses = StreamStatuses()  # for the API's sensor list, kept by the ticker
         # Held while a tick runs in its worker thread; API routes that read or change the
@@ -83,7 +89,6 @@ class Service:
         self.wakeup = asyncio.Event()
         self.started = time.time()
         self._store_rotation: Rotation[tuple[str, Modality]] = Rotation()
-        self._unstored: dict[tuple[str, Modality], FeatureFrame] = {}
         self._to_store: list[FeatureFrame] = []  # due for the store at the next step
         self._stepping: asyncio.Future[TickResult] | None = None
         self._store_warn = RateLimitedLog(log)
@@ -100,7 +105,7 @@ class Service:
             silence_s=s.service.silence_s,
             limits=Limits(max_payload_bytes=s.mqtt.max_payload_bytes),
         )
-        self.publisher = MqttPublisher(self.store, self.pipeline.outbox)
+        self.publisher = MqttPublisher(self.store, self.pipeline.outbox, self.latest)
         # Without a broker (BLE or LSL sources only) alerts go to the store, the API and
         # the LSL outlet; they wait in the store's outbox for a later run with a broker.
         if s.mqtt.broker:
@@ -141,8 +146,8 @@ class Service:
             with contextlib.suppress(Exception):
                 await self._stepping
         if self.store is not None:
-            pending = self._to_store + list(self._unstored.values())
-            self._to_store, self._unstored = [], {}
+            pending = self._to_store + self.latest.take(STORE)
+            self._to_store = []
             try:
                 if pending:
                     self.store.add_features(pending)
@@ -275,16 +280,15 @@ class Service:
         detectors = pipeline.detectors
         if result.evicted:
             self._state_announced.difference_update(result.evicted)
-            for key in result.evicted:
-                self._unstored.pop(key, None)
-            self.hub.forget(result.evicted)
+            self.latest.forget(result.evicted)
         share = self.settings.service.tick_s / STATE_REFRESH_S
         keys = {(e.sensor, e.modality) for e in result.events}
         keys.update(k for k in detectors if k not in self._state_announced)
         self._state_announced.update(keys)
         keys.update(self._state_rotation.take(detectors.keys(), share))
         states = sensor_states(detectors, {sensor for sensor, _ in keys})
-        publisher.offer(result.frames, states)
+        self.latest.offer(result.frames)
+        publisher.offer_states(states)
         self.hub.offer(result.frames, result.events)
         if self.lsl_outlet is not None and result.events:
             try:
@@ -293,11 +297,9 @@ class Service:
                 self._store_warn.warn("lsl-outlet", "-", f"LSL event outlet: {exc}")
         # The latest frame of every stream is stored once per features_store_every_s,
         # a round-robin slice per tick (500 streams in one insert held a tick up by 40 ms).
-        self._unstored.update({(f.sensor, f.modality): f for f in result.frames})
         share = self.settings.service.tick_s / self.settings.service.features_store_every_s
-        to_store = [
-            self._unstored.pop(k) for k in self._store_rotation.take(self._unstored.keys(), share)
-        ]
+        due = self._store_rotation.take(self.latest.pending(STORE), share)
+        to_store = self.latest.take(STORE, due)
         if result.frames or result.events:
             self.wakeup.set()
         return to_store
@@ -364,35 +366,27 @@ class Service:
             await asyncio.sleep(1.0)
             pipeline.warnings.roll()  # the summary of suppressed lines, even after a flood
             self._store_warn.roll()
-            publisher.offer_stats(self.status())
+            publisher.offer_stats(self.status().to_dict())
             self.wakeup.set()
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> ServiceStatus:
         pipeline, publisher, _, link = self._parts()
-        return {
-            "uptime_s": time.time() - self.started,
-            "connected": None if link is None else link.connected.is_set(),
-            "connections": 0 if link is None else link.connections,
-            "backlog": pipeline.backlog,
-            "streams": len(pipeline.streams),
-            "outbox_waiting": len(pipeline.outbox),
-            "outbox_dropped": pipeline.outbox.dropped,
-            "published_alerts": publisher.published_alerts,
-            "published_features": publisher.published_features,
-            "tick_p99_s": _p99(pipeline.counters.tick_seconds),
-            **pipeline.overload(),
-            **pipeline.counters.as_dict(),
-            **(
-                {"ble": {b.sensor: b.status() for b in self.ble_sources}}
-                if self.ble_sources
-                else {}
-            ),
-            **(
-                {"lsl": {x.spec.predicate: x.status() for x in self.lsl_sources}}
-                if self.lsl_sources
-                else {}
-            ),
-        }
+        return ServiceStatus(
+            uptime_s=time.time() - self.started,
+            connected=None if link is None else link.connected.is_set(),
+            connections=0 if link is None else link.connections,
+            backlog=pipeline.backlog,
+            streams=len(pipeline.streams),
+            outbox_waiting=len(pipeline.outbox),
+            outbox_dropped=pipeline.outbox.dropped,
+            published_alerts=publisher.published_alerts,
+            published_features=publisher.published_features,
+            tick_p99_s=_p99(pipeline.counters.tick_seconds),
+            overload=pipeline.overload(),
+            counters=pipeline.counters.snapshot(),
+            ble={b.sensor: b.status() for b in self.ble_sources},
+            lsl={x.spec.predicate: x.status() for x in self.lsl_sources},
+        )
 
 
 def sensor_states(

@@ -104,7 +104,7 @@ async def run(streams: int, live: int, calls: int, limit: int | None) -> dict[st
         statuses = StreamStatuses()
         statuses.fill(pipeline)  # as a service's ticker would have kept them from the start
         app = create_app(
-            store=store, pipeline=pipeline, hub=LiveHub(), status=dict, lock=lock, statuses=statuses
+            store=store, pipeline=pipeline, hub=LiveHub(), lock=lock, statuses=statuses
         )
         server = ApiServer(app, "127.0.0.1", 0)
         server.bind()

@@ -109,7 +109,7 @@ async def run(sensors: int, clients: int, seconds: float) -> dict[str, Any]:
         pipeline = Pipeline(Settings(), store)
         hub = LiveHub()
         lock = asyncio.Lock()
-        app = create_app(store=store, pipeline=pipeline, hub=hub, status=dict, lock=lock)
+        app = create_app(store=store, pipeline=pipeline, hub=hub, lock=lock)
         server = ApiServer(app, "127.0.0.1", 0)
         server.bind()
         url = server.url.replace("http://", "ws://") + "api/live"
@@ -132,6 +132,7 @@ async def run(sensors: int, clients: int, seconds: float) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 async with lock:
                     result = await asyncio.to_thread(pipeline.tick)
+                    hub.frames.offer(result.frames)  # as the service does
                     hub.offer(result.frames, result.events)
                 ticks.append(time.perf_counter() - t0)
                 await asyncio.sleep(max(0.0, started + n * TICK_S - time.perf_counter()))

@@ -21,6 +21,7 @@ from monitor.inputs.wire import encode_fmb1
 from monitor.live.api import create_app
 from monitor.live.hub import LiveHub
 from monitor.live.pipeline import Pipeline
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 from simulators.acc import AccGenerator, AccScenario
 from simulators.emg import EmgGenerator, EmgScenario
@@ -91,6 +92,7 @@ def feed(store: Store, seconds: float = 110.0) -> Fed:
         clock.now += tick_s
         result = pipeline.tick()
         events += result.events
+        hub.frames.offer(result.frames)
         hub.offer(result.frames, result.events)
         ticks += 1
         if ticks % 10 == 0:
@@ -104,7 +106,7 @@ def build_app(fed: Fed, token: str = "", **kwargs: object) -> FastAPI:
         store=fed.store,
         pipeline=fed.pipeline,
         hub=fed.hub,
-        status=lambda: {"uptime_s": 12.5, "connected": True},
+        status=lambda: ServiceStatus(uptime_s=12.5, connected=True),
         token=token,
         **kwargs,  # type: ignore[arg-type]
     )

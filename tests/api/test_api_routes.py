@@ -16,7 +16,9 @@ from api_support import TOKEN, Fed, build_app, connect
 import monitor.outputs.store as store_module
 from monitor.core.indices import fatigue_indices
 from monitor.core.model import Event
+from monitor.inputs.ble.source import BleStatus
 from monitor.live.api import create_app
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -227,7 +229,7 @@ async def test_alerts_page_back_with_until(
             ]
             store.add_events(batch)
             stored += batch
-        app = create_app(store=store, pipeline=fed.pipeline, hub=fed.hub, status=dict, token=TOKEN)
+        app = create_app(store=store, pipeline=fed.pipeline, hub=fed.hub, token=TOKEN)
         async with connect(app, TOKEN) as c:
             pages = []
             params: dict[str, float | int] = {"limit": 4}
@@ -347,11 +349,11 @@ async def test_metrics_expose_the_pipeline_counters(small: Fed) -> None:
     assert samples["fatigue_monitor_windows_total"] == c_.windows > 0
     assert samples["fatigue_monitor_dropped_payloads_total"] == 0
     over = p.overload()
-    assert samples["fatigue_monitor_overloaded"] == 0 and not over["overloaded"]
+    assert samples["fatigue_monitor_overloaded"] == 0 and not over.overloaded
     assert samples["fatigue_monitor_shed_bytes_total"] == 0
-    assert samples["fatigue_monitor_tick_load"] == pytest.approx(over["tick_load"], abs=0.05)
-    assert over["tick_load"] > 0  # one tick over a short span: busy a measurable share
-    assert samples["fatigue_monitor_lag_seconds"] == over["lag_s"]
+    assert samples["fatigue_monitor_tick_load"] == pytest.approx(over.tick_load, abs=0.05)
+    assert over.tick_load > 0  # one tick over a short span: busy a measurable share
+    assert samples["fatigue_monitor_lag_seconds"] == over.lag_s
     assert sum(c_.decode_errors.values()) == 2
     for reason, n in c_.decode_errors.items():
         assert samples[f'fatigue_monitor_decode_errors_total{{reason="{reason}"}}'] == n
@@ -365,30 +367,33 @@ async def test_metrics_expose_the_pipeline_counters(small: Fed) -> None:
 
 
 async def test_metrics_export_ble_devices_from_the_status(fed: Fed) -> None:
-    status = {
-        "uptime_s": 3.0,
-        "ble": {
-            "h10-chest": {
-                "connected": True,
-                "attempts": 5,
-                "connections": 3,
-                "disconnects": 2,
-                "stalls": 1,
-                "failures": 2,
-                "dropped": 7,
-                "decode_errors": {"short": 4, "bad_header": 1},
-                "last_error": 'timeout "scan"\nretrying',
-            },
-            "myo-arm": {
-                "connected": False,
-                "connections": 0,
-                "disconnects": 0,
-                "dropped": 0,
-                "decode_errors": {},
-                "last_error": "",
-            },
+    status = ServiceStatus(
+        uptime_s=3.0,
+        ble={
+            "h10-chest": BleStatus(
+                connected=True,
+                attempts=5,
+                connections=3,
+                disconnects=2,
+                stalls=1,
+                failures=2,
+                dropped=7,
+                decode_errors={"short": 4, "bad_header": 1},
+                last_error='timeout "scan"\nretrying',
+            ),
+            "myo-arm": BleStatus(
+                connected=False,
+                attempts=0,
+                connections=0,
+                disconnects=0,
+                stalls=0,
+                failures=0,
+                dropped=0,
+                decode_errors={},
+                last_error="",
+            ),
         },
-    }
+    )
     app = create_app(
         store=fed.store, pipeline=fed.pipeline, hub=fed.hub, status=lambda: status, token=TOKEN
     )
@@ -416,8 +421,7 @@ async def test_metrics_export_ble_devices_from_the_status(fed: Fed) -> None:
     assert "# TYPE fatigue_monitor_ble_connected gauge" in text
     assert not [k for k in samples if k.startswith("fatigue_monitor_ble_last_error_info")
                 and "myo-arm" in k]  # fmt: skip
-    # myo-arm's status (an older source) has no attempts: no invented zero
-    assert 'fatigue_monitor_ble_attempts_total{sensor="myo-arm"}' not in samples
+    assert samples['fatigue_monitor_ble_attempts_total{sensor="myo-arm"}'] == 0
 
 
 async def test_no_ble_metrics_without_ble_devices(small: Fed) -> None:

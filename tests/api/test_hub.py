@@ -50,12 +50,16 @@ async def test_frames_are_decimated_per_stream_and_events_never() -> None:
     clock = Clock()
     hub = LiveHub(frame_interval_s=0.5, clock=clock, wall=lambda: 1.7e9)
     c = hub.connect()
-    hub.offer([frame(t=1.0), frame(t=1.5), frame("leg", t=1.0)], [event()])
-    clock.now += 0.2
-    second = [event(), event("leg")]
-    hub.offer([frame(t=2.0)], second)  # arm too soon: no frame
-    clock.now += 0.4
-    hub.offer([frame(t=2.5, mdf=70.0)], [])
+    ticks: list[tuple[list[FeatureFrame], list[Event]]] = [
+        ([frame(t=1.0), frame(t=1.5), frame("leg", t=1.0)], [event()]),
+        ([frame(t=2.0)], [event(), event("leg")]),  # arm too soon: no frame
+        ([frame(t=2.5, mdf=70.0)], []),
+    ]
+    for (frames, events), step in zip(ticks, (0.2, 0.4, 0.0), strict=True):
+        hub.frames.offer(frames)  # the service's registry of newest frames
+        hub.offer(frames, events)
+        clock.now += step
+    second = ticks[1][1]
     got = drain(c.queue)
     kinds = [m["type"] for m in got]
     assert kinds == ["frames", "events", "events", "frames"]  # one events message per tick
@@ -114,6 +118,7 @@ async def test_a_full_queue_drops_its_client_and_offer_never_waits() -> None:
 
 async def test_no_clients_no_encoding_but_latest_is_kept() -> None:
     hub = LiveHub()
+    hub.frames.offer([frame(t=3.0)])
     hub.offer([frame(t=3.0)], [event()])
     assert hub.sent_messages == 0
     assert hub.latest("arm")["emg"]["channels"]["emg_1"]["mdf_hz"] == 80.0

@@ -33,7 +33,7 @@ def fleet(tmp_path: Path, streams: int) -> tuple[Store, Pipeline]:
 def app_for(
     store: Store, pipeline: Pipeline, lock: asyncio.Lock | None = None
 ) -> httpx.AsyncClient:
-    app = create_app(store=store, pipeline=pipeline, hub=LiveHub(), status=dict, lock=lock)
+    app = create_app(store=store, pipeline=pipeline, hub=LiveHub(), lock=lock)
     return connect(app)
 
 

@@ -71,8 +71,8 @@ def test_a_refused_start_command_is_retried_for_ever_without_raising() -> None:
                 return source.status()
 
     status = asyncio.run(scenario())
-    assert status["connections"] == 0 and status["failures"] == 0
-    assert "WRITE_NOT_PERMITTED" in str(status["last_error"])
+    assert status.connections == 0 and status.failures == 0
+    assert "WRITE_NOT_PERMITTED" in status.last_error
 
 
 class BrokenMyo(myo.MyoEmg):
@@ -92,7 +92,7 @@ def test_an_unexpected_error_is_counted_and_retried(caplog: pytest.LogCaptureFix
                 return source.status()
 
     status = asyncio.run(scenario())
-    assert status["last_error"] == "ZeroDivisionError: driver bug"
+    assert status.last_error == "ZeroDivisionError: driver bug"
     assert any("arm" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
@@ -109,9 +109,9 @@ def test_an_unanswered_start_times_out_and_is_retried() -> None:
                     return source.status(), len(h10.requests)
 
     status, _ = asyncio.run(scenario())
-    assert status["connections"] == 0 and status["failures"] == 0
-    assert str(status["last_error"]).endswith("not done in 2.5 s")
-    assert "start ACC" in str(status["last_error"])
+    assert status.connections == 0 and status.failures == 0
+    assert status.last_error.endswith("not done in 2.5 s")
+    assert "start ACC" in status.last_error
 
 
 def test_backoff_grows_while_links_drop_at_once_and_resets_after_a_stable_stream() -> None:
@@ -148,9 +148,9 @@ def test_a_silent_link_is_dropped_and_started_again() -> None:
                 return source.status(), lost, arm.starts
 
     status, lost, starts = asyncio.run(scenario())
-    assert status["stalls"] == 1 and status["disconnects"] == 1 and lost == ["arm"]
+    assert status.stalls == 1 and status.disconnects == 1 and lost == ["arm"]
     assert starts == 2  # the set-mode command went out again
-    assert "no data for 0.3 s" in str(status["last_error"])
+    assert "no data for 0.3 s" in status.last_error
 
 
 def _blocks_around_an_overflow(source: BleSource, uuid: str, payload: bytes) -> list[SampleBlock]:

@@ -129,8 +129,8 @@ def test_virtual_polar_tremor_reaches_an_mqtt_subscriber(
     # tremor rule wants 30 s of steady frequency and envelope (observed: 38.7 s, the same
     # as the offline detector on this signal).
     assert 25.0 < onset["t"] - POLAR_BASE_S < 25.0 + 45.0
-    status = svc.status()["ble"]["h10"]  # type: ignore[index]
-    assert status["connections"] == 1 and status["decode_errors"] == {}
+    status = svc.status().ble["h10"]
+    assert status.connections == 1 and status.decode_errors == {}
     assert polar.starts == 1
 
 
@@ -172,8 +172,8 @@ def test_virtual_myo_fatigue_reaches_an_mqtt_subscriber(
         assert 15.0 < signal_t < 15.0 + 50.0, signal_t
     assert myo.mode == bytes([0x03, 0x00, 0x00])  # raw EMG, no IMU, no classifier
     status = svc.status()
-    assert status["gaps"] == 0 and status["ble"]["myo-arm"]["dropped"] == 0  # type: ignore[index]
-    assert status["ble"]["myo-arm"]["connections"] == 1  # type: ignore[index]
+    assert status.counters.gaps == 0 and status.ble["myo-arm"].dropped == 0
+    assert status.ble["myo-arm"].connections == 1
 
 
 def test_three_dropped_links_reconnect_restart_and_keep_the_baseline(
@@ -271,7 +271,7 @@ def test_compressed_pmd_frames_after_already_in_state_carry_exact_values() -> No
     assert ops == [polar_driver.OP_START, polar_driver.OP_STOP, polar_driver.OP_START]
     assert vs.subscribed_at_start == [True, True]  # data subscribed before each start
     assert isinstance(source.driver, polar_driver.PolarAcc)
-    assert source.driver.factor == 0.5 and source.status()["connections"] == 1
+    assert source.driver.factor == 0.5 and source.status().connections == 1
     # Frames of the old measurement (unknown factor) are refused, never mis-scaled.
     assert set(source.decode_errors) <= {"no_factor"}
     mg = np.clip(np.rint(x / polar_driver.G_MS2 * 1000.0), -32767, 32767)
@@ -297,8 +297,8 @@ def test_a_control_point_error_reaches_last_error_and_is_retried() -> None:
             return source.status(), h10.starts
 
     status, starts = asyncio.run(scenario())
-    assert starts == 0 and status["connections"] == 0 and status["failures"] == 0
-    assert status["last_error"] == (
+    assert starts == 0 and status.connections == 0 and status.failures == 0
+    assert status.last_error == (
         "BLE device 'h10': start ACC at 100 Hz, 8 g: ERROR_INVALID_SAMPLE_RATE"
     )
 

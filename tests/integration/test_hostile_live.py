@@ -24,6 +24,7 @@ from monitor.core.config import load_settings
 from monitor.core.model import SampleBlock
 from monitor.inputs.wire import encode_fmb1
 from monitor.live.service import Service
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
 
@@ -87,14 +88,14 @@ def beside_a_good_sensor(
     tmp_path: Path,
     seconds: float,
     extra: Extra,
-    done: Callable[[dict[str, Any]], bool],
+    done: Callable[[ServiceStatus], bool],
     **overrides: object,
-) -> tuple[list[float], dict[str, Any]]:
+) -> tuple[list[float], ServiceStatus]:
     """Run the service while the good sensor streams for ``seconds`` and ``extra(pub, i)``
     sends whatever else after its message ``i``; wait for ``done(status)``. Returns when
     the good sensor's features arrived, and the service's final status."""
 
-    async def scenario() -> tuple[list[float], dict[str, Any]]:
+    async def scenario() -> tuple[list[float], ServiceStatus]:
         host, port, _ = parse_broker(broker.url)
         async with Service(settings(broker, tmp_path, **overrides)) as svc:
             runner = asyncio.create_task(svc.run())
@@ -121,8 +122,8 @@ def beside_a_good_sensor(
     return asyncio.run(scenario())
 
 
-def _refused(status: dict[str, Any]) -> int:
-    return sum(status["rejected"].values()) + sum(status["decode_errors"].values())
+def _refused(status: ServiceStatus) -> int:
+    return sum(status.counters.rejected.values()) + sum(status.counters.decode_errors.values())
 
 
 def test_hostile_payloads_never_blind_a_healthy_sensor(
@@ -139,7 +140,7 @@ def test_hostile_payloads_never_blind_a_healthy_sensor(
     assert len(got) >= 10  # 8 s of data: a window every 0.5 s from 1 s on
     assert max(b - a for a, b in itertools.pairwise(got)) < 3.0
     assert _refused(status) == 80
-    assert status["rejected"]["bad_rate"] >= 30
+    assert status.counters.rejected["bad_rate"] >= 30
 
 
 def test_a_flood_of_new_sensor_ids_is_refused_past_max_streams(
@@ -151,14 +152,14 @@ def test_a_flood_of_new_sensor_ids_is_refused_past_max_streams(
 
     expected = 100 * 100 - 49  # the good sensor and 49 new ones fill the 50 places
 
-    def done(status: dict[str, Any]) -> bool:
-        return bool(status["rejected"].get("too_many_streams", 0) >= expected)
+    def done(status: ServiceStatus) -> bool:
+        return bool(status.counters.rejected.get("too_many_streams", 0) >= expected)
 
     got, status = beside_a_good_sensor(
         broker, tmp_path, 5.0, flood, done, **{"service.max_streams": 50}
     )
-    assert status["streams"] == 50
-    assert status["rejected"]["too_many_streams"] == expected
+    assert status.streams == 50
+    assert status.counters.rejected["too_many_streams"] == expected
     assert len(got) >= 6
     assert max(b - a for a, b in itertools.pairwise(got)) < 3.0
 
@@ -222,7 +223,7 @@ def test_alerts_raised_while_the_disk_is_full_are_published_and_stored_later(
 def test_two_monitors_on_one_broker_keep_their_own_connections(
     broker: BrokerProcess, tmp_path: Path
 ) -> None:
-    async def scenario() -> list[dict[str, Any]]:
+    async def scenario() -> list[ServiceStatus]:
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         async with (
@@ -237,14 +238,14 @@ def test_two_monitors_on_one_broker_keep_their_own_connections(
             deadline = time.monotonic() + 4.0
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-                if a.status()["connections"] > 1 or b.status()["connections"] > 1:
+                if a.status().connections > 1 or b.status().connections > 1:
                     break
             for r in runners:
                 r.cancel()
             return [a.status(), b.status()]
 
     for status in asyncio.run(scenario()):
-        assert status["connections"] == 1 and status["connected"]
+        assert status.connections == 1 and status.connected
 
 
 @pytest.mark.skipif("mosquitto" not in KINDS, reason="needs mosquitto for a password file")

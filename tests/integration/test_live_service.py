@@ -68,7 +68,7 @@ def test_fatigue_onset_alert_reaches_a_separate_subscriber(
                     await publish_fleet(sensor, [fatiguing_sensor()], speed=25.0)
                 alerts = await collect(sub, want=2, timeout=30)
             async with asyncio.timeout(10):  # the rest of the stream may still be in flight
-                while svc.status()["messages"] < 2200:
+                while svc.status().counters.messages < 2200:
                     await asyncio.sleep(0.05)
             status = svc.status()
             runner.cancel()

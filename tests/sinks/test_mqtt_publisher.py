@@ -63,7 +63,8 @@ def test_flush_sends_alerts_then_latest_features_then_states(tmp_path: Path) -> 
         )
         store.add_events([alert])
         pub = MqttPublisher(store)
-        pub.offer([frame("arm", 1.0, [80.0]), frame("arm", 1.5, [79.0])], {"arm": {"x": 1}})
+        pub.latest.offer([frame("arm", 1.0, [80.0]), frame("arm", 1.5, [79.0])])
+        pub.offer_states({"arm": {"x": 1}})
         pub.offer_stats({"messages": 7})
         client = FakeClient()
         asyncio.run(pub.flush(client))
@@ -82,6 +83,6 @@ def test_flush_sends_alerts_then_latest_features_then_states(tmp_path: Path) -> 
 def test_a_refused_feature_send_is_counted_not_raised(tmp_path: Path) -> None:
     with Store(tmp_path / "m.db") as store:
         pub = MqttPublisher(store)
-        pub.offer([frame("a", 1.0, [80.0]), frame("b", 1.0, [80.0])], {})
+        pub.latest.offer([frame("a", 1.0, [80.0]), frame("b", 1.0, [80.0])])
         asyncio.run(pub.flush(FakeClient(refuse=True)))
         assert pub.published_features == 0 and pub.unsent_features == 2

@@ -40,7 +40,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import NamedTuple, Self
 
@@ -86,6 +86,25 @@ class _Note(NamedTuple):
     received: float  # wall clock, for drivers without a clock of their own
     session: int  # which connection it came from
     lost_before: int  # notifications dropped just before this one
+
+
+@dataclass(frozen=True, slots=True)
+class BleStatus:
+    """One device's link, for the stats message and ``/metrics``: a snapshot, so the
+    reader never sees counters change under it."""
+
+    connected: bool
+    attempts: int
+    connections: int
+    disconnects: int
+    stalls: int
+    failures: int
+    dropped: int
+    decode_errors: dict[str, int]
+    last_error: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 class BleSource:
@@ -143,18 +162,18 @@ class BleSource:
     def sensor(self) -> str:
         return self.device.sensor
 
-    def status(self) -> dict[str, object]:
-        return {
-            "connected": self.connected.is_set(),
-            "attempts": self.attempts,
-            "connections": self.connections,
-            "disconnects": self.disconnects,
-            "stalls": self.stalls,
-            "failures": self.failures,
-            "dropped": self.dropped,
-            "decode_errors": dict(self.decode_errors),
-            "last_error": self.last_error,
-        }
+    def status(self) -> BleStatus:
+        return BleStatus(
+            connected=self.connected.is_set(),
+            attempts=self.attempts,
+            connections=self.connections,
+            disconnects=self.disconnects,
+            stalls=self.stalls,
+            failures=self.failures,
+            dropped=self.dropped,
+            decode_errors=dict(self.decode_errors),
+            last_error=self.last_error,
+        )
 
     # -- lifetime -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:

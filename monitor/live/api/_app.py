@@ -12,9 +12,8 @@ import asyncio
 import html
 import ipaddress
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from importlib.resources import files
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -29,6 +28,7 @@ from monitor.live.api._routes import PROTECTED, ApiContext, api_router, metrics_
 from monitor.live.api._snapshot import StreamStatuses
 from monitor.live.hub import LiveHub
 from monitor.live.pipeline import Pipeline
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def create_app(
     store: Store,
     pipeline: Pipeline,
     hub: LiveHub,
-    status: Callable[[], Mapping[str, Any]],
+    status: Callable[[], ServiceStatus] = ServiceStatus,
     lock: asyncio.Lock | None = None,
     token: str = "",
     cors_origins: Sequence[str] = (),

@@ -10,24 +10,25 @@ interval under that loses none) and ``windows_per_second`` (windows since the pr
 scrape over the time between them; before the first, since the app was built).
 
 BLE devices (``[[ble.devices]]``) are counted by their sources, not the pipeline; the
-service's ``status()`` reports them under ``"ble"`` (per device: connected, attempts,
+service's ``status().ble`` holds one ``BleStatus`` per device (connected, attempts,
 connections, disconnects, stalls, failures, dropped, decode_errors by reason,
-last_error), and the collector exports
-that as ``fatigue_monitor_ble_*`` with a ``sensor`` label.
+last_error), and the collector exports that as ``fatigue_monitor_ble_*`` with a
+``sensor`` label.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.inputs.ble.source import BleStatus
 from monitor.live.hub import LiveHub
 from monitor.live.pipeline import Pipeline
+from monitor.live.status import ServiceStatus
 
 PREFIX = "fatigue_monitor"
 MAX_ERROR_LABEL = 200  # characters of a BLE device's last error kept in its label
@@ -86,7 +87,7 @@ class _PipelineCollector(Collector):
         over = p.overload()
         yield CounterMetricFamily(
             f"{PREFIX}_shed_bytes", "bytes shed by the ingest queue's budget (overload)",
-            value=over["shed_bytes"],
+            value=over.shed_bytes,
         )  # fmt: skip
         for name, key, doc in (
             ("overloaded", "overloaded", "1: data shed in the last 10 s, or lag over 1 s"),
@@ -94,7 +95,7 @@ class _PipelineCollector(Collector):
             ("lag_seconds", "lag_s", "age of the oldest payload of the last tick when it ended"),
             ("queued_bytes", "queued_bytes", "bytes waiting for the next tick (service.queue_mb)"),
         ):  # fmt: skip
-            yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=float(over[key]))
+            yield GaugeMetricFamily(f"{PREFIX}_{name}", doc, value=float(getattr(over, key)))
         yield GaugeMetricFamily(
             f"{PREFIX}_live_clients", "connected WebSocket clients", value=self.owner.hub.clients
         )
@@ -106,18 +107,12 @@ class _PipelineCollector(Collector):
         for (sensor, modality), info in sorted(p.streams.items()):
             seen.add_metric([sensor, modality], info.last_wall)
         yield seen
-        yield from _ble_metrics(self.owner.status().get("ble"))
+        yield from _ble_metrics(self.owner.status().ble)
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def _ble_metrics(devices: Any) -> Iterator[Metric]:
-    """``status()["ble"]``: ``{sensor: {connected, attempts, connections, disconnects,
-    stalls, failures, dropped, decode_errors: {reason: n}, last_error}}``; absent without
-    BLE devices. A counter missing from a device's status is left out, not invented."""
-    if not isinstance(devices, Mapping):
+def _ble_metrics(devices: Mapping[str, BleStatus]) -> Iterator[Metric]:
+    """One sample per device of each BLE family; none without BLE devices."""
+    if not devices:
         return
     connected = GaugeMetricFamily(
         f"{PREFIX}_ble_connected",
@@ -149,20 +144,14 @@ def _ble_metrics(devices: Any) -> Iterator[Metric]:
         "the BLE device's last connection error (value 1)",
         labels=["sensor", "error"],
     )
-    for sensor, st in sorted(devices.items()):
-        if not isinstance(st, Mapping):
-            continue
-        name = str(sensor)
-        connected.add_metric([name], 1.0 if st.get("connected") is True else 0.0)
+    for name, st in sorted(devices.items()):
+        connected.add_metric([name], 1.0 if st.connected else 0.0)
         for key, family in counters.items():
-            if key in st:  # what this version of the BLE source counts
-                family.add_metric([name], _number(st[key]))
-        reasons = st.get("decode_errors")
-        if isinstance(reasons, Mapping):
-            for reason, n in sorted(reasons.items()):
-                errors.add_metric([name, str(reason)], _number(n))
-        if st.get("last_error"):
-            last_error.add_metric([name, str(st["last_error"])[:MAX_ERROR_LABEL]], 1.0)
+            family.add_metric([name], float(getattr(st, key)))
+        for reason, n in sorted(st.decode_errors.items()):
+            errors.add_metric([name, reason], float(n))
+        if st.last_error:
+            last_error.add_metric([name, st.last_error[:MAX_ERROR_LABEL]], 1.0)
     yield connected
     yield from counters.values()
     yield errors
@@ -174,7 +163,7 @@ class ServiceMetrics:
         self,
         pipeline: Pipeline,
         hub: LiveHub,
-        status: Callable[[], Mapping[str, Any]] = dict,
+        status: Callable[[], ServiceStatus] = ServiceStatus,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline

@@ -5,7 +5,7 @@ worker thread (SQLite calls block)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ from monitor.live.api._schemas import (
 from monitor.live.api._snapshot import SensorSnapshots, StreamStatuses
 from monitor.live.hub import LiveHub
 from monitor.live.pipeline import Pipeline
+from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
 MAX_FEATURES = 5000
@@ -72,7 +73,7 @@ class ApiContext:
     store: Store
     pipeline: Pipeline
     hub: LiveHub
-    status: Callable[[], Mapping[str, Any]]
+    status: Callable[[], ServiceStatus]
     lock: asyncio.Lock
     token: str = ""
     statuses: StreamStatuses = field(default_factory=StreamStatuses)
@@ -93,12 +94,10 @@ def api_router(ctx: ApiContext) -> APIRouter:
     async def health() -> Health:
         """Open without a token: for probes. Says whether the other routes need one."""
         status = ctx.status()
-        uptime = status.get("uptime_s")
-        connected = status.get("connected")
         return Health(
             version=monitor.__version__,
-            uptime_s=float(uptime) if isinstance(uptime, int | float) else None,
-            mqtt_connected=connected if isinstance(connected, bool) else None,
+            uptime_s=status.uptime_s,
+            mqtt_connected=status.connected,
             auth_required=bool(ctx.token),
         )
 
