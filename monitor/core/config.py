@@ -9,11 +9,9 @@ are parsed as TOML values (``50``, ``[20, 450]``, ``"float64"``), falling back t
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import tomllib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any, Literal
 
 from monitor.core.broker_url import parse_broker
 from monitor.core.errors import ConfigError
-from monitor.core.tables import build
+from monitor.core.tables import build, deep_update, env_value, set_dotted
 
 ENV_PREFIX = "FATIGUE_MONITOR__"
 
@@ -361,64 +359,18 @@ def load_settings(
     for name, raw in env.items():
         if name.startswith(ENV_PREFIX):
             dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-            _set_dotted(merged, dotted, _env_value(dotted, raw))
+            set_dotted(merged, dotted, env_value(Settings, dotted, raw))
     if path is not None:
         p = Path(path)
         try:
             with p.open("rb") as fh:
-                _deep_update(merged, tomllib.load(fh))
+                deep_update(merged, tomllib.load(fh))
         except FileNotFoundError as exc:
             raise ConfigError("--config", str(p), "file not found") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("--config", str(p), f"not valid TOML: {exc}") from exc
     for dotted, value in (overrides or {}).items():
-        _set_dotted(merged, dotted, value)
+        set_dotted(merged, dotted, value)
     settings = build(Settings, merged, "")
     settings.validate()
     return settings
-
-
-def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node = target
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(dotted, value, f"{part} is not a table")
-    node[parts[-1]] = value
-
-
-def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:
-    for k, v in source.items():
-        if isinstance(v, Mapping) and isinstance(target.get(k), dict):
-            _deep_update(target[k], v)
-        else:
-            target[k] = v
-
-
-def _env_value(dotted: str, raw: str) -> Any:
-    """A string setting takes the variable's text as it is: a numeric password or token
-    (``FATIGUE_MONITOR__MQTT__PASSWORD=123456``) must not become an integer and then be
-    refused, with the secret in the error. Other settings parse as TOML values."""
-    if _setting_type(dotted) is str:
-        return raw
-    return _parse_env_value(raw)
-
-
-def _setting_type(dotted: str) -> Any:
-    tp: Any = Settings
-    for part in dotted.split("."):
-        if not dataclasses.is_dataclass(tp):
-            return None
-        hint = typing.get_type_hints(tp).get(part)
-        if hint is None:
-            return None
-        tp = hint
-    return tp
-
-
-def _parse_env_value(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw

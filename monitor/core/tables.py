@@ -1,10 +1,12 @@
 """TOML tables to typed settings: one checked builder for the service's settings and
 every BLE driver's own options table, so a wrong key or type is reported the same way
-(``ConfigError`` naming the dotted key) wherever it is."""
+(``ConfigError`` naming the dotted key) wherever it is; and the dotted keys themselves
+(``dsp.emg.mains_hz``) as the environment and the command line give them."""
 
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -84,3 +86,49 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
 
 def join_key(key: str, name: str) -> str:
     return f"{key}.{name}" if key else name
+
+
+def set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(dotted, value, f"{part} is not a table")
+    node[parts[-1]] = value
+
+
+def deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    for k, v in source.items():
+        if isinstance(v, Mapping) and isinstance(target.get(k), dict):
+            deep_update(target[k], v)
+        else:
+            target[k] = v
+
+
+def env_value(root: type, dotted: str, raw: str) -> Any:
+    """A string setting takes the variable's text as it is: a numeric password or token
+    (``FATIGUE_MONITOR__MQTT__PASSWORD=123456``) must not become an integer and then be
+    refused, with the secret in the error. Other settings parse as TOML values."""
+    if _setting_type(root, dotted) is str:
+        return raw
+    return _parse_env_value(raw)
+
+
+def _setting_type(root: type, dotted: str) -> Any:
+    tp: Any = root
+    for part in dotted.split("."):
+        if not dataclasses.is_dataclass(tp):
+            return None
+        hint = typing.get_type_hints(tp).get(part)
+        if hint is None:
+            return None
+        tp = hint
+    return tp
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw

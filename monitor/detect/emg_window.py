@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from monitor.detect.baseline import Baseline
+
 
 @dataclass(frozen=True, slots=True)
 class WindowFeatures:
@@ -63,3 +65,27 @@ def describe_change(log_change: float) -> str:
     if abs(change) < 5:
         return "steady"
     return f"{'up' if change > 0 else 'down'} {abs(change):.0f} %"
+
+
+def event_context(
+    w: WindowFeatures, b: Baseline, cusum: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """An event's ``features`` and ``baseline`` (Event JSON): the window that raised it,
+    as ratios to the baseline too, so a subscriber needs no state of its own."""
+    feats = {
+        "mdf_hz": w.mdf,
+        "mnf_hz": w.mnf,
+        "rms": w.rms,
+        "arv": w.arv,
+        "fi_nsm5": w.fi,
+        "mdf_ratio": w.mdf / b.mdf_hz,
+        "rms_ratio": math.exp(math.log(w.rms) - b.log_rms) if w.rms > 0 else math.nan,
+        "cusum": cusum,
+    }
+    base = {
+        "mdf_hz": b.mdf_hz,
+        "mdf_hz_sd": b.sigma_rel * b.mdf_hz,
+        "rms": math.exp(b.log_rms),
+        "fi_nsm5": b.fi,
+    }
+    return feats, base

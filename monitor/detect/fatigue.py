@@ -40,9 +40,16 @@ from monitor.core.config import EmgDetect
 from monitor.detect import fatigue_state
 from monitor.detect.baseline import Baseline, SampleMirror, fit_baseline
 from monitor.detect.cusum import Cusum, threshold_for_arl0
-from monitor.detect.emg_window import Decision, WindowFeatures, describe_change, spectral_index
+from monitor.detect.electrode import electrode_step
+from monitor.detect.emg_window import (
+    Decision,
+    WindowFeatures,
+    describe_change,
+    event_context,
+    spectral_index,
+)
 from monitor.detect.gate import ActivityGate
-from monitor.detect.robust import WANDER_VIF, sigma_mad
+from monitor.detect.jasa import force_dropped, force_increased
 
 __all__ = ["Baseline", "Decision", "FatigueChannel", "WindowFeatures", "spectral_index"]
 
@@ -53,14 +60,8 @@ REFIT_EVERY = 10
 # below baseline: a CUSUM can be pushed over h by a few deep dips; fatigue is a level shift.
 CONFIRM_FRACTION = 0.75
 CONFIRM_S = 8.0
-# How far a change of force alone moves MDF, in log-MDF per log-RMS: recruitment of
-# faster units with force raises MDF by a few per cent over the working range (Farina et al.
-# 2004 report 0-10 % for +50 % force); 0.3 is generous, so a veto claims a force change
-# only for MDF falls that a force drop could plausibly explain.
-FORCE_MDF_PER_RMS = 0.3
 # After a gap or a contact artefact, the level before and after is measured over this many
-# seconds of active windows; a step larger than ``REBASE_MIN`` (and than the noise of the
-# two medians) is an electrode change, not fatigue.
+# seconds of active windows (electrode.py judges the step).
 REBASE_S = 15.0
 # The CUSUM's reference value k, as a fraction of ``min_drop``: falls up to this much are
 # drawn back to zero instead of accumulated. Page's k = shift/2 (0.5) is optimal for an
@@ -73,7 +74,6 @@ NUISANCE_FRACTION = 0.8
 PARTIAL_RATIO = 1.5
 LEVEL_DECAY_S = 10.0
 LN2 = math.log(2.0)
-REBASE_MIN = 0.03
 Phase = Literal["learning", "monitoring", "fatigued"]
 
 
@@ -181,27 +181,6 @@ class FatigueChannel:
             assert self.baseline is not None
             self._fit(self.baseline.provisional)
 
-    def _context(self, w: WindowFeatures) -> tuple[dict[str, float], dict[str, float]]:
-        b = self.baseline
-        assert b is not None
-        feats = {
-            "mdf_hz": w.mdf,
-            "mnf_hz": w.mnf,
-            "rms": w.rms,
-            "arv": w.arv,
-            "fi_nsm5": w.fi,
-            "mdf_ratio": w.mdf / b.mdf_hz,
-            "rms_ratio": math.exp(math.log(w.rms) - b.log_rms) if w.rms > 0 else math.nan,
-            "cusum": self.cusum.s,
-        }
-        base = {
-            "mdf_hz": b.mdf_hz,
-            "mdf_hz_sd": b.sigma_rel * b.mdf_hz,
-            "rms": math.exp(b.log_rms),
-            "fi_nsm5": b.fi,
-        }
-        return feats, base
-
     def update(self, w: WindowFeatures) -> Decision:
         self.index += 1
         gap = self.last_t is not None and w.t - self.last_t > 2.5 * self.hop_s
@@ -292,7 +271,8 @@ class FatigueChannel:
         assert b is not None
         if index % self.stride:
             return Decision(None, True)
-        if self._force_increase(b):
+        jasa = self.recent[-self._n(self.settings.jasa_s) :]
+        if len(jasa) == self._n(self.settings.jasa_s) and force_increased(jasa, b, self.settings):
             self.recalibrate()
             return Decision(None, True)
         z = (idx / b.mdf - 1.0) / b.sigma_rel
@@ -305,19 +285,14 @@ class FatigueChannel:
         idx_med = statistics.median(m for m, _, _ in confirm)
         if idx_med > b.mdf * (1.0 - CONFIRM_FRACTION * self.settings.min_drop):
             return Decision(None, True)
-        jasa = self.recent[-self._n(self.settings.jasa_s) :]
         rms_change = statistics.median(r for _, r, _ in jasa) - b.log_rms
-        if rms_change < -math.log(self.settings.force_ratio):
-            # MDF and RMS fell together (JASA): a force drop, unless MDF fell far more than a
-            # force change can move it (exhaustion: the force fails as the muscle fatigues).
-            explained = math.exp(FORCE_MDF_PER_RMS * rms_change)
-            if idx_med / b.mdf >= explained * (1.0 - 0.5 * self.settings.min_drop):
-                self.recalibrate()
-                return Decision(None, True)
+        if force_dropped(rms_change, idx_med / b.mdf, self.settings):
+            self.recalibrate()
+            return Decision(None, True)
         mdf_med = statistics.median(m for _, _, m in confirm)
         self.phase = "fatigued"
         self.recent.clear()  # recovery is judged on windows after the onset only
-        feats, base = self._context(w)
+        feats, base = event_context(w, b, self.cusum.s)
         drop = (1.0 - mdf_med / b.mdf_hz) * 100
         msg = (
             f"MDF {drop:.0f} % below baseline ({b.mdf_hz:.1f} -> {mdf_med:.1f} Hz) with RMS "
@@ -397,57 +372,24 @@ class FatigueChannel:
         gap, self.gap = self.gap, False
         before = self.recent[-need:]
         if len(before) >= self._n(self.settings.jasa_s):
-            b = self.baseline
-            step_mdf = math.log(
-                statistics.median(m for m, _, _ in post)
-                / statistics.median(m for m, _, _ in before)
-            )
-            step_rms = statistics.median(r for _, r, _ in post) - statistics.median(
-                r for _, r, _ in before
-            )
-            # The noise of a difference of two medians of ``need`` overlapping windows
-            # (sigma_rel carries the wander inflation; the step is over seconds, not minutes).
-            spread = math.sqrt(2.0 * self.stride / need) * 1.25
-            noise_mdf = spread * b.sigma_rel / math.sqrt(WANDER_VIF)
-            noise_rms = spread * sigma_mad([r for _, r, _ in before])
-            # After lost contact the electrodes may sit anywhere new: the level after is the
-            # new reference whatever the step (a 6-8 % step is within 2 sigma of two
-            # medians, yet alarms within minutes if ignored). After an artefact alone, only
-            # a step clearly above the noise moves the baseline.
-            if (
-                gap
-                or abs(step_mdf) > max(REBASE_MIN, 2.0 * noise_mdf)
-                or abs(step_rms) > max(math.log(1.1), 2.0 * noise_rms)
-            ):
-                scale = math.exp(step_mdf)
-                b.mdf *= scale
-                b.mdf_hz *= scale
-                b.log_rms += step_rms
-                self.sample = [
-                    (i * scale, r + step_rms, f, m * scale) for i, r, f, m in self.sample
-                ]
-                self._mirror.reset()
-                self.rebased += 1
+            step = electrode_step(before, post, self.baseline.sigma_rel, self.stride, gap)
+            if step is not None:
+                self._rebase(*step)
         keep = self._keep()
         self.recent = post[-keep:]
         return Decision(None, True)
 
-    def _force_increase(self, b: Baseline) -> bool:
-        """A sustained RMS rise while MDF does not fall: the task got harder (JASA), not the
-        muscle more tired. If MDF rose with it, the whole baseline is relearnt (returns
-        True); if MDF stayed, only the RMS reference moves, so a force ramp at the start of
-        a hold does not throw away the fresh MDF baseline."""
-        jasa = self.recent[-self._n(self.settings.jasa_s) :]
-        if len(jasa) < self._n(self.settings.jasa_s):
-            return False
-        rms_level = statistics.median(r for _, r, _ in jasa)
-        mdf_med = statistics.median(m for m, _, _ in jasa)
-        if rms_level - b.log_rms <= math.log(self.settings.force_ratio) or mdf_med < b.mdf:
-            return False
-        if mdf_med > b.mdf * (1.0 + 0.5 * self.settings.min_drop):
-            return True
-        b.log_rms = rms_level
-        return False
+    def _rebase(self, step_mdf: float, step_rms: float) -> None:
+        """Move the baseline (and the sample it is refitted from) by an electrode step."""
+        b = self.baseline
+        assert b is not None
+        scale = math.exp(step_mdf)
+        b.mdf *= scale
+        b.mdf_hz *= scale
+        b.log_rms += step_rms
+        self.sample = [(i * scale, r + step_rms, f, m * scale) for i, r, f, m in self.sample]
+        self._mirror.reset()
+        self.rebased += 1
 
     def _check_recovery(self, w: WindowFeatures) -> Decision:
         b = self.baseline
@@ -461,7 +403,7 @@ class FatigueChannel:
             return Decision(None, True)
         self.phase = "monitoring"
         self.cusum.reset()
-        feats, base = self._context(w)
+        feats, base = event_context(w, b, self.cusum.s)
         mdf_med = statistics.median(m for _, _, m in self.recent[-need:])
         msg = f"MDF back to {mdf_med:.1f} Hz (baseline {b.mdf_hz:.1f} Hz): recovered"
         return Decision("fatigue_recovered", True, msg, feats, base)
