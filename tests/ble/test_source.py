@@ -21,7 +21,7 @@ from monitor.core.config import BleDevice, BleSettings
 from monitor.core.model import SampleBlock
 from monitor.inputs.ble import generic, myo
 from monitor.inputs.ble.driver import Command
-from monitor.inputs.ble.source import BleSource
+from monitor.inputs.ble.source import BleSource, BleStatus
 from simulators.ble import VirtualAir, VirtualMyo, VirtualPolar, bumble_backend
 from simulators.ble.signals import myo_emg
 
@@ -62,7 +62,7 @@ def test_bumble_errors_reach_bleak_callers_as_bleak_errors() -> None:
 
 
 def test_a_refused_start_command_is_retried_for_ever_without_raising() -> None:
-    async def scenario() -> dict[str, object]:
+    async def scenario() -> BleStatus:
         async with VirtualAir() as air, VirtualMyo(air.new_device("Myo"), emg()) as arm:
             arm.reject_writes = att.ErrorCode.WRITE_NOT_PERMITTED
             async with BleSource(MYO, FAST, backend=bumble_backend(air)) as source:
@@ -83,7 +83,7 @@ class BrokenMyo(myo.MyoEmg):
 
 
 def test_an_unexpected_error_is_counted_and_retried(caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario() -> dict[str, object]:
+    async def scenario() -> BleStatus:
         async with VirtualAir() as air, VirtualMyo(air.new_device("Myo"), emg()):
             source = BleSource(MYO, FAST, driver=BrokenMyo("arm"), backend=bumble_backend(air))
             async with source:
@@ -97,7 +97,7 @@ def test_an_unexpected_error_is_counted_and_retried(caplog: pytest.LogCaptureFix
 
 
 def test_an_unanswered_start_times_out_and_is_retried() -> None:
-    async def scenario() -> tuple[dict[str, object], int]:
+    async def scenario() -> tuple[BleStatus, int]:
         async with VirtualAir() as air:
             x = np.zeros((3, 2000))
             async with VirtualPolar(air.new_device("Polar H10 1"), x) as h10:
@@ -136,7 +136,7 @@ def test_backoff_grows_while_links_drop_at_once_and_resets_after_a_stable_stream
 
 
 def test_a_silent_link_is_dropped_and_started_again() -> None:
-    async def scenario() -> tuple[dict[str, object], list[str], int]:
+    async def scenario() -> tuple[BleStatus, list[str], int]:
         async with VirtualAir() as air, VirtualMyo(air.new_device("Myo"), emg()) as arm:
             lost: list[str] = []
             settings = BleSettings(scan_timeout_s=3.0, backoff_max_s=0.1, stall_s=0.3)

@@ -22,8 +22,9 @@ from monitor.core.config import BleDevice, BleSettings, Settings, load_settings
 from monitor.core.model import SampleBlock
 from monitor.inputs.ble import myo as myo_driver
 from monitor.inputs.ble import polar as polar_driver
-from monitor.inputs.ble.source import BleSource
+from monitor.inputs.ble.source import BleSource, BleStatus
 from monitor.live.service import Service
+from monitor.live.status import ServiceStatus
 from simulators.ble import VirtualAir, VirtualGeneric, VirtualMyo, VirtualPolar, bumble_backend
 from simulators.ble.peripherals import POLAR_EPOCH_BASE_NS, VirtualPeripheral
 from simulators.ble.signals import myo_emg, polar_acc
@@ -217,8 +218,10 @@ def test_three_dropped_links_reconnect_restart_and_keep_the_baseline(
             during=drop_three_times,
         )
     )
-    ble = seen["status"]["ble"]["myo-arm"]
-    assert ble["connections"] == 4 and ble["disconnects"] == 3
+    status = seen["status"]
+    assert isinstance(status, ServiceStatus)
+    ble = status.ble["myo-arm"]
+    assert ble.connections == 4 and ble.disconnects == 3
     assert myo.starts == 4  # the set-mode command went out on every connection
     for channel in (f"emg_{i}" for i in range(1, 9)):
         lost = [a for a in kinds(alerts, "signal_lost") if a["channel"] == channel]
@@ -231,7 +234,7 @@ def test_three_dropped_links_reconnect_restart_and_keep_the_baseline(
     for b0, b1 in zip(before, after, strict=True):
         assert b1["mdf_hz"] == pytest.approx(b0["mdf_hz"], rel=0.15)
     assert kinds(alerts, "fatigue_onset") == []
-    assert seen["status"]["gaps"] >= 3  # each outage is a gap in the stream, not a restart
+    assert status.counters.gaps >= 3  # each outage is a gap in the stream, not a restart
 
 
 # -- the protocols over the virtual link, through BleSource (no broker needed) ------------
@@ -287,7 +290,7 @@ def test_a_control_point_error_reaches_last_error_and_is_retried() -> None:
     x = np.zeros((3, 2000))
     device = BleDevice(driver="polar", sensor="h10", name="Polar H10", options={"rate_hz": 100})
 
-    async def scenario() -> tuple[dict[str, object], int]:
+    async def scenario() -> tuple[BleStatus, int]:
         async with (
             VirtualAir() as air,
             VirtualPolar(air.new_device("Polar H10 1"), x, fs=200.0) as h10,

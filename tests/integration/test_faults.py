@@ -18,6 +18,7 @@ from monitor_proc import MonitorProcess
 from monitor.core.broker_url import parse_broker
 from monitor.core.config import load_settings
 from monitor.live.service import Service
+from monitor.live.status import ServiceStatus
 from simulators.emg import EmgGenerator, EmgScenario
 from simulators.mqtt import from_signal
 
@@ -93,7 +94,7 @@ def test_alerts_raised_during_a_broker_outage_are_delivered_afterwards(
     }
     host, port, _ = parse_broker(broker.url)
 
-    async def scenario() -> tuple[set[str], set[str], dict]:  # type: ignore[type-arg]
+    async def scenario() -> tuple[set[str], set[str], ServiceStatus]:
         async with (
             gate,
             Service(
@@ -135,7 +136,7 @@ def test_alerts_raised_during_a_broker_outage_are_delivered_afterwards(
     raised, received, status = asyncio.run(scenario())
     assert len(raised) >= 2
     assert raised <= received  # every alert raised during the outage, delivered
-    assert status["connections"] == 2
+    assert status.connections == 2
 
 
 def db_events(db: Path) -> list[tuple[str, str, int]]:

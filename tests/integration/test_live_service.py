@@ -72,7 +72,7 @@ def test_fatigue_onset_alert_reaches_a_separate_subscriber(
                     await asyncio.sleep(0.05)
             status = svc.status()
             runner.cancel()
-            assert status["messages"] == 2200 and status["gaps"] == 0
+            assert status.counters.messages == 2200 and status.counters.gaps == 0
             return alerts
 
     alerts = asyncio.run(scenario())
