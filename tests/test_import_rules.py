@@ -34,7 +34,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 #: Imports across the rules, each with its reason.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("monitor.core.config", "monitor.inputs.ble.registry"): (
+    ("monitor.core.source_settings", "monitor.inputs.ble.registry"): (
         "a [[ble.devices]] table's options are checked by its driver when settings load, so "
         "a typo fails at start-up with its key (called inside BleSettings.validate)"
     ),
@@ -58,6 +58,7 @@ ASYNC_ALLOWED = (
     "monitor.live",
     "monitor.inputs.ble.source",
     "monitor.inputs.lsl",
+    "monitor.inputs.brainflow",
     "monitor.tools",
     "monitor.cli",
 )
@@ -66,6 +67,7 @@ SIMULATORS_MAY_IMPORT = (
     "monitor.core.model",
     "monitor.core.errors",
     "monitor.core.config",
+    "monitor.core.source_settings",
     "monitor.core.broker_url",
     "monitor.inputs",
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from monitor.core.streams import Counters
 from monitor.inputs.ble.source import BleStatus
+from monitor.inputs.brainflow import BrainFlowStatus
 from monitor.inputs.lsl import LslStatus
 from monitor.live.pipeline import Overload
 from monitor.live.status import ServiceStatus
@@ -33,6 +34,7 @@ def test_the_stats_message_carries_every_documented_key_and_is_json() -> None:
         counters=counters,
         ble={"h10": BleStatus(True, 1, 1, 0, 0, 0, 0, {"short": 2}, "")},
         lsl={"type='EMG'": LslStatus("type='EMG'", False, 2, "lost")},
+        brainflow={"cyton": BrainFlowStatus("Cyton", True, 1, "")},
     )
     body = json.loads(json.dumps(status.to_dict()))
     assert _documented_keys() <= set(body), _documented_keys() - set(body)
@@ -41,6 +43,12 @@ def test_the_stats_message_carries_every_documented_key_and_is_json() -> None:
     assert body["shed_payloads"] == 9
     assert body["ble"]["h10"]["decode_errors"] == {"short": 2}
     assert body["lsl"]["type='EMG'"]["sessions"] == 2
+    assert body["brainflow"]["cyton"] == {
+        "board": "Cyton",
+        "connected": True,
+        "sessions": 1,
+        "last_error": "",
+    }
 
 
 def test_a_snapshot_does_not_move_with_the_live_counters() -> None:
@@ -53,5 +61,5 @@ def test_a_snapshot_does_not_move_with_the_live_counters() -> None:
 
 def test_without_ble_or_lsl_the_message_has_no_such_sections() -> None:
     body = ServiceStatus().to_dict()
-    assert "ble" not in body and "lsl" not in body
+    assert "ble" not in body and "lsl" not in body and "brainflow" not in body
     assert body["connected"] is None  # no broker configured

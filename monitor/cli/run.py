@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from monitor.cli._common import log, run_async, tune_gc
-from monitor.core.config import LslStream, load_settings
+from monitor.core.config import load_settings
 from monitor.core.errors import MonitorError
+from monitor.core.model import safe_sensor_id
+from monitor.core.source_settings import BrainFlowBoard, LslStream
 
 RUN_EPILOG = """\
 examples:
@@ -20,6 +22,8 @@ examples:
   fatigue-monitor run --config config/examples/ble-polar-h10.toml --broker mqtt://HOST:1883
   fatigue-monitor run --broker mqtt://127.0.0.1:1883 --lsl "type='EMG'" --lsl "name='IMU'"
   fatigue-monitor run --lsl "type='EMG'"    # no broker: alerts to the store, API, LSL outlet
+  fatigue-monitor run --brainflow synthetic # BrainFlow's synthetic board, no hardware
+  fatigue-monitor run --config config/examples/brainflow-cyton.toml   # an OpenBCI Cyton
 
 The dashboard is at http://HOST:PORT/ (127.0.0.1:8080 by default; docs/api.md). On a
 shared machine prefer FATIGUE_MONITOR__SERVICE__TOKEN to --token: other users can read
@@ -54,6 +58,14 @@ def add_parser(sub: Any) -> None:
         help="ingest a Lab Streaming Layer stream, e.g. \"type='EMG'\" (repeatable; adds to "
         "lsl.streams); events then also go out as an LSL marker stream",
     )
+    parser.add_argument(
+        "--brainflow",
+        action="append",
+        metavar="BOARD",
+        help="read a BrainFlow board without parameters, by name or id, e.g. synthetic "
+        "(repeatable; adds to brainflow.boards, sensor = the name); boards that need a "
+        "port or address are [[brainflow.boards]] tables in the config",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -78,11 +90,25 @@ def run(args: argparse.Namespace) -> int:
             settings, lsl=dataclasses.replace(settings.lsl, streams=tuple(streams))
         )
         settings.validate()
-    if not settings.mqtt.broker and not (settings.ble.devices or settings.lsl.streams):
+    if args.brainflow:
+        boards = [
+            *settings.brainflow.boards,
+            *(
+                BrainFlowBoard(board=_board(b), sensor=safe_sensor_id(b, "board"))
+                for b in args.brainflow
+            ),
+        ]
+        settings = dataclasses.replace(
+            settings, brainflow=dataclasses.replace(settings.brainflow, boards=tuple(boards))
+        )
+        settings.validate()
+    if not settings.mqtt.broker and not (
+        settings.ble.devices or settings.lsl.streams or settings.brainflow.boards
+    ):
         raise MonitorError(
             "no MQTT broker: pass --broker mqtt://HOST:PORT, set mqtt.broker, configure "
-            "[[ble.devices]] or --lsl sources (then alerts go to the store, the API and the "
-            "LSL outlet), or try 'fatigue-monitor demo' (embedded broker)"
+            "[[ble.devices]], --lsl or --brainflow sources (then alerts go to the store, the "
+            "API and the LSL outlet), or try 'fatigue-monitor demo' (embedded broker)"
         )
 
     async def serve() -> None:
@@ -106,3 +132,8 @@ def _say_ready(svc: Any) -> None:
         else "no MQTT broker, alerts to the store, the API and the LSL outlet"
     )
     print(f"fatigue-monitor: ready: {where}{dashboard}", file=sys.stderr, flush=True)
+
+
+def _board(text: str) -> str | int:
+    """``--brainflow 0`` is a board id, anything else a name."""
+    return int(text) if text.lstrip("-").isdigit() else text

@@ -10,7 +10,6 @@ are parsed as TOML values (``50``, ``[20, 450]``, ``"float64"``), falling back t
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from typing import Any, Literal
 
 from monitor.core.broker_url import parse_broker
 from monitor.core.errors import ConfigError
-from monitor.core.tables import build, deep_update, env_value, set_dotted
+from monitor.core.source_settings import BleSettings, BrainFlowSettings, LslSettings
+from monitor.core.tables import build, deep_update, env_value, positive, set_dotted
 
 ENV_PREFIX = "FATIGUE_MONITOR__"
 
@@ -36,8 +36,8 @@ class EmgDsp:
     mains_interpolation: bool = True
 
     def validate(self, key: str) -> None:
-        _positive(f"{key}.window_s", self.window_s)
-        _positive(f"{key}.hop_s", self.hop_s)
+        positive(f"{key}.window_s", self.window_s)
+        positive(f"{key}.hop_s", self.hop_s)
         if self.hop_s > self.window_s:
             raise ConfigError(f"{key}.hop_s", self.hop_s, "must not exceed window_s")
         if not 0 <= self.segment_s <= self.window_s:
@@ -49,7 +49,7 @@ class EmgDsp:
             raise ConfigError(f"{key}.filter_order", self.filter_order, "an integer 1..8")
         if self.mains_hz not in (0, 50, 60):
             raise ConfigError(f"{key}.mains_hz", self.mains_hz, "0 (off), 50 or 60")
-        _positive(f"{key}.notch_q", self.notch_q)
+        positive(f"{key}.notch_q", self.notch_q)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,11 @@ class AccDsp:
     spectral_window: Literal["hann", "hamming", "blackman", "blackmanharris"] = "blackmanharris"
 
     def validate(self, key: str) -> None:
-        _positive(f"{key}.window_s", self.window_s)
-        _positive(f"{key}.hop_s", self.hop_s)
+        positive(f"{key}.window_s", self.window_s)
+        positive(f"{key}.hop_s", self.hop_s)
         if self.hop_s > self.window_s:
             raise ConfigError(f"{key}.hop_s", self.hop_s, "must not exceed window_s")
-        _positive(f"{key}.highpass_hz", self.highpass_hz)
+        positive(f"{key}.highpass_hz", self.highpass_hz)
         if not 1 <= self.highpass_order <= 8:
             raise ConfigError(f"{key}.highpass_order", self.highpass_order, "an integer 1..8")
         _band(f"{key}.tremor_band_hz", self.tremor_band_hz)
@@ -83,8 +83,8 @@ class DspSettings:
     acc: AccDsp = field(default_factory=AccDsp)
 
     def validate(self, key: str) -> None:
-        _positive(f"{key}.flat_min_s", self.flat_min_s)
-        _positive(f"{key}.acc_flat_min_s", self.acc_flat_min_s)
+        positive(f"{key}.flat_min_s", self.flat_min_s)
+        positive(f"{key}.acc_flat_min_s", self.acc_flat_min_s)
         self.emg.validate(f"{key}.emg")
         self.acc.validate(f"{key}.acc")
 
@@ -105,7 +105,7 @@ class EmgDetect:
 
     def validate(self, key: str) -> None:
         for name in ("baseline_s", "recover_s", "jasa_s", "arl0_hours", "min_sigma"):
-            _positive(f"{key}.{name}", getattr(self, name))
+            positive(f"{key}.{name}", getattr(self, name))
         if self.baseline_max_s < self.baseline_s:
             raise ConfigError(f"{key}.baseline_max_s", self.baseline_max_s, ">= baseline_s")
         if self.settle_s < 0:
@@ -131,7 +131,7 @@ class TremorDetect:
 
     def validate(self, key: str) -> None:
         for name in ("baseline_s", "floor_ms2", "arl0_hours", "min_sigma", "recover_s"):
-            _positive(f"{key}.{name}", getattr(self, name))
+            positive(f"{key}.{name}", getattr(self, name))
         if not self.min_ratio > 1:
             raise ConfigError(f"{key}.min_ratio", self.min_ratio, "must be > 1")
 
@@ -143,7 +143,7 @@ class DetectSettings:
     tremor: TremorDetect = field(default_factory=TremorDetect)
 
     def validate(self, key: str) -> None:
-        _positive(f"{key}.signal_lost_s", self.signal_lost_s)
+        positive(f"{key}.signal_lost_s", self.signal_lost_s)
         self.emg.validate(f"{key}.emg")
         self.tremor.validate(f"{key}.tremor")
 
@@ -154,8 +154,8 @@ class ReplaySettings:
     max_speed_chunk_s: float = 10.0
 
     def validate(self, key: str) -> None:
-        _positive(f"{key}.chunk_s", self.chunk_s)
-        _positive(f"{key}.max_speed_chunk_s", self.max_speed_chunk_s)
+        positive(f"{key}.chunk_s", self.chunk_s)
+        positive(f"{key}.max_speed_chunk_s", self.max_speed_chunk_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +180,8 @@ class MqttSettings:
             raise ConfigError(f"{key}.topics", list(self.topics), "at least one topic pattern")
         if not 5 <= self.keepalive_s <= 3600:
             raise ConfigError(f"{key}.keepalive_s", self.keepalive_s, "5..3600 seconds")
-        _positive(f"{key}.backoff_max_s", self.backoff_max_s)
-        _positive(f"{key}.max_payload_bytes", self.max_payload_bytes)
+        positive(f"{key}.backoff_max_s", self.backoff_max_s)
+        positive(f"{key}.max_payload_bytes", self.max_payload_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ class ServiceSettings:
 
     def validate(self, key: str) -> None:
         for name in ("tick_s", "silence_s", "state_save_s", "features_store_every_s"):
-            _positive(f"{key}.{name}", getattr(self, name))
+            positive(f"{key}.{name}", getattr(self, name))
         if self.queue_size < 100:
             raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 100")
         if not self.queue_mb >= 1.0:
@@ -234,91 +234,6 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class BleDevice:
-    """One ``[[ble.devices]]`` entry: which driver, which device, what to call the stream.
-    ``options`` is the driver's own table (docs/devices.md); the driver validates it."""
-
-    driver: str = "generic"
-    sensor: str = ""
-    name: str = ""
-    address: str = ""
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class BleSettings:
-    devices: tuple[BleDevice, ...] = ()
-    scan_timeout_s: float = 10.0
-    connect_timeout_s: float = 10.0
-    start_timeout_s: float = 15.0
-    stall_s: float = 5.0
-    backoff_max_s: float = 30.0
-    queue_size: int = 2000
-
-    def validate(self, key: str) -> None:
-        # Imported here: the drivers use this module's ``build`` for their options.
-        from monitor.inputs.ble.registry import make_driver
-
-        for name in (
-            "scan_timeout_s",
-            "connect_timeout_s",
-            "start_timeout_s",
-            "stall_s",
-            "backoff_max_s",
-        ):
-            _positive(f"{key}.{name}", getattr(self, name))
-        if self.queue_size < 10:
-            raise ConfigError(f"{key}.queue_size", self.queue_size, "at least 10")
-        sensors: set[str] = set()
-        for i, dev in enumerate(self.devices):
-            at = f"{key}.devices[{i}]"
-            if not _SENSOR_ID.match(dev.sensor):
-                raise ConfigError(f"{at}.sensor", dev.sensor, "1-64 of A-Z a-z 0-9 _ . : -")
-            if dev.sensor in sensors:
-                raise ConfigError(f"{at}.sensor", dev.sensor, "already used by another device")
-            sensors.add(dev.sensor)
-            if not (dev.name or dev.address):
-                raise ConfigError(f"{at}.name", dev.name, "a name (prefix) or an address")
-            make_driver(dev.driver, dev.sensor, dev.options, at)
-
-
-_SENSOR_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class LslStream:
-    """One Lab Streaming Layer stream to ingest: an LSL predicate (``type='EMG'``,
-    ``name='Delsys'``), and optionally the sensor id (default: the stream's name) and the
-    modality (default: from the stream type)."""
-
-    predicate: str
-    sensor: str | None = None
-    modality: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LslSettings:
-    streams: tuple[LslStream, ...] = ()
-    resolve_timeout_s: float = 2.0
-    stall_s: float = 5.0
-    backoff_max_s: float = 10.0
-    #: Publish events as an LSL marker stream (always on when streams are configured).
-    event_outlet: bool = False
-
-    def validate(self, key: str) -> None:
-        for name in ("resolve_timeout_s", "stall_s", "backoff_max_s"):
-            _positive(f"{key}.{name}", getattr(self, name))
-        for i, st in enumerate(self.streams):
-            at = f"{key}.streams[{i}]"
-            if not st.predicate.strip():
-                raise ConfigError(f"{at}.predicate", st.predicate, "an LSL predicate")
-            if st.sensor is not None and not _SENSOR_ID.match(st.sensor):
-                raise ConfigError(f"{at}.sensor", st.sensor, "1-64 of A-Z a-z 0-9 _ . : -")
-            if st.modality not in (None, "emg", "acc"):
-                raise ConfigError(f"{at}.modality", st.modality, "emg or acc")
-
-
-@dataclass(frozen=True, slots=True)
 class Settings:
     dsp: DspSettings = field(default_factory=DspSettings)
     detect: DetectSettings = field(default_factory=DetectSettings)
@@ -327,6 +242,7 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     ble: BleSettings = field(default_factory=BleSettings)
     lsl: LslSettings = field(default_factory=LslSettings)
+    brainflow: BrainFlowSettings = field(default_factory=BrainFlowSettings)
 
     def validate(self, key: str = "") -> None:
         self.dsp.validate("dsp")
@@ -336,11 +252,7 @@ class Settings:
         self.service.validate("service")
         self.ble.validate("ble")
         self.lsl.validate("lsl")
-
-
-def _positive(key: str, value: float) -> None:
-    if not value > 0:
-        raise ConfigError(key, value, "must be > 0")
+        self.brainflow.validate("brainflow")
 
 
 def _band(key: str, band: tuple[float, float]) -> None:

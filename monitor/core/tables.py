@@ -132,3 +132,8 @@ def _parse_env_value(raw: str) -> Any:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+
+
+def positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(key, value, "must be > 0")

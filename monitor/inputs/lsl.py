@@ -30,7 +30,6 @@ from typing import Any, Self
 import numpy as np
 
 from monitor.core.backoff import Backoff
-from monitor.core.config import LslSettings, LslStream
 from monitor.core.model import (
     ACC_STREAM_TYPES,
     Modality,
@@ -38,6 +37,7 @@ from monitor.core.model import (
     modality_for_stream_type,
     safe_sensor_id,
 )
+from monitor.core.source_settings import LslSettings, LslStream
 
 log = logging.getLogger(__name__)
 

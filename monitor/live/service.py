@@ -24,6 +24,7 @@ from monitor.core.ratelog import RateLimitedLog
 from monitor.core.rotation import Rotation
 from monitor.detect.stream import StreamDetector
 from monitor.inputs.ble.source import DEFAULT_BACKEND, BleBackend, BleSource
+from monitor.inputs.brainflow import BrainFlowSource
 from monitor.inputs.lsl import LslEventOutlet, LslSource
 from monitor.inputs.wire import Limits
 from monitor.live.api import ApiServer, create_app
@@ -63,10 +64,13 @@ class BlockSource(Protocol):
 
 class Service:
     def __init__(self, settings: Settings, ble_backend: BleBackend = DEFAULT_BACKEND) -> None:
-        if not settings.mqtt.broker and not (settings.ble.devices or settings.lsl.streams):
+        if not settings.mqtt.broker and not (
+            settings.ble.devices or settings.lsl.streams or settings.brainflow.boards
+        ):
             raise MonitorError(
                 "nothing to listen to: no MQTT broker (--broker mqtt://HOST:PORT or "
-                "mqtt.broker), no [[ble.devices]] and no Lab Streaming Layer stream (--lsl)"
+                "mqtt.broker), no [[ble.devices]], no Lab Streaming Layer stream (--lsl) and "
+                "no BrainFlow board (--brainflow)"
             )
         self.settings = settings
         self.store: Store | None = None
@@ -77,6 +81,7 @@ class Service:
         self.ble_backend = ble_backend
         self.ble_sources: list[BleSource] = []
         self.lsl_sources: list[LslSource] = []
+        self.brainflow_sources: list[BrainFlowSource] = []
         self.lsl_outlet: LslEventOutlet | None = None
         # The newest frame of each stream, for the publisher, the store and the API.
         self.latest = LatestFrames((MQTT, STORE))
@@ -122,6 +127,12 @@ class Service:
         ]
         self.lsl_sources = [
             LslSource(spec, s.lsl, on_lost=self.pipeline.mark_lost) for spec in s.lsl.streams
+        ]
+        self.brainflow_sources = [
+            BrainFlowSource(
+                spec, s.brainflow, on_lost=self.pipeline.mark_lost, key=f"brainflow.boards[{i}]"
+            )
+            for i, spec in enumerate(s.brainflow.boards)
         ]
         if s.lsl.streams or s.lsl.event_outlet:
             self.lsl_outlet = LslEventOutlet()
@@ -201,6 +212,15 @@ class Service:
                         lsl, f"LSL stream {lsl.spec.predicate}", self.settings.lsl.backoff_max_s
                     ),
                     name=f"lsl-{lsl.spec.predicate}",
+                )
+            for board in self.brainflow_sources:
+                tg.create_task(
+                    self._pump(
+                        board,
+                        f"BrainFlow board {board.sensor}",
+                        self.settings.brainflow.backoff_max_s,
+                    ),
+                    name=f"brainflow-{board.sensor}",
                 )
             if self.api is not None:
                 tg.create_task(self.api.serve(), name="api")
@@ -386,6 +406,7 @@ class Service:
             counters=pipeline.counters.snapshot(),
             ble={b.sensor: b.status() for b in self.ble_sources},
             lsl={x.spec.predicate: x.status() for x in self.lsl_sources},
+            brainflow={b.sensor: b.status() for b in self.brainflow_sources},
         )
 
 

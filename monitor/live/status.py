@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from monitor.core.streams import Counters
 from monitor.inputs.ble.source import BleStatus
+from monitor.inputs.brainflow import BrainFlowStatus
 from monitor.inputs.lsl import LslStatus
 from monitor.live.pipeline import Overload
 
@@ -33,6 +34,7 @@ class ServiceStatus:
     counters: Counters = field(default_factory=Counters)
     ble: dict[str, BleStatus] = field(default_factory=dict)
     lsl: dict[str, LslStatus] = field(default_factory=dict)
+    brainflow: dict[str, BrainFlowStatus] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -53,4 +55,6 @@ class ServiceStatus:
             out["ble"] = {sensor: b.to_dict() for sensor, b in self.ble.items()}
         if self.lsl:
             out["lsl"] = {name: x.to_dict() for name, x in self.lsl.items()}
+        if self.brainflow:
+            out["brainflow"] = {name: b.to_dict() for name, b in self.brainflow.items()}
         return out

@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 
-from monitor.core.config import BleDevice, BleSettings
+from monitor.core.source_settings import BleDevice, BleSettings
 from monitor.inputs.ble.source import BleSource
 from simulators.ble.air import VirtualAir
 from simulators.ble.backend import bumble_backend

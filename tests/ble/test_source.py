@@ -17,8 +17,8 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 from bumble import att
 
-from monitor.core.config import BleDevice, BleSettings
 from monitor.core.model import SampleBlock
+from monitor.core.source_settings import BleDevice, BleSettings
 from monitor.inputs.ble import generic, myo
 from monitor.inputs.ble.driver import Command
 from monitor.inputs.ble.source import BleSource, BleStatus

@@ -18,8 +18,9 @@ import pytest
 from broker_proc import BrokerProcess
 
 from monitor.core.broker_url import parse_broker
-from monitor.core.config import BleDevice, BleSettings, Settings, load_settings
+from monitor.core.config import Settings, load_settings
 from monitor.core.model import SampleBlock
+from monitor.core.source_settings import BleDevice, BleSettings
 from monitor.inputs.ble import myo as myo_driver
 from monitor.inputs.ble import polar as polar_driver
 from monitor.inputs.ble.source import BleSource, BleStatus

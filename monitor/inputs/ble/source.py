@@ -52,10 +52,10 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
 
 from monitor.core.backoff import Backoff
-from monitor.core.config import BleDevice, BleSettings
 from monitor.core.errors import BleDeviceError, DecodeError, MonitorError
 from monitor.core.model import SampleBlock
 from monitor.core.ratelog import RateLimitedLog
+from monitor.core.source_settings import BleDevice, BleSettings
 from monitor.inputs.ble.driver import BleDriver
 from monitor.inputs.ble.registry import driver_for, make_driver
 
