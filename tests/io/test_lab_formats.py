@@ -145,6 +145,65 @@ def test_opensignals_text_emg_counts_and_acc_in_m_s2(tmp_path: Path) -> None:
     assert any("ECG" in n for n in rec.notes)  # type: ignore[attr-defined]
 
 
+def opensignals_h5(path: Path, rows: np.ndarray, fs: int = 1000) -> None:
+    """The layout OpenSignals writes: a group per device (its MAC), ``sampling rate`` and
+    ``resolution`` attributes, ``raw/channel_k`` datasets (n x 1) with a ``sensor``
+    attribute, ``raw/nSeq`` beside them."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        dev = f.create_group("00:07:80:3B:46:61")
+        dev.attrs["sampling rate"] = fs
+        dev.attrs["resolution"] = np.array([16, 16, 16, 16, 16])
+        dev.attrs["nsamples"] = rows.shape[0]
+        dev.attrs["device"] = b"biosignalsplux"
+        raw = dev.create_group("raw")
+        raw.create_dataset("nSeq", data=rows[:, :1].astype(np.uint16))
+        for k, sensor in enumerate([b"EMG", b"ACC", b"ACC", b"ACC", b"ECG"], start=1):
+            ds = raw.create_dataset(f"channel_{k}", data=rows[:, 1 + k : 2 + k].astype(np.uint16))
+            ds.attrs["sensor"] = sensor
+        dev.create_group("digital").create_dataset("digital_1", data=np.zeros((rows.shape[0], 1)))
+
+
+def test_opensignals_h5_gives_what_the_same_text_file_gives(tmp_path: Path) -> None:
+    n = 3000
+    rng = np.random.default_rng(5)
+    rows = np.zeros((n, 7))
+    rows[:, 0] = np.arange(n) % 16
+    rows[:, 2] = 32768 + rng.integers(-3000, 3000, n)
+    rows[:, 3] = 33000  # 0 g
+    rows[:, 4] = 38000  # +1 g
+    rows[:, 5] = 28000 + rng.integers(0, 10, n)
+    rows[:, 6] = 30000
+    text = tmp_path / "opensignals_000780.txt"
+    text.write_text(opensignals_text(rows))
+    h5 = tmp_path / "opensignals_000780.h5"
+    opensignals_h5(h5, rows)
+    rec_t, data_t, _ = read_all(text)
+    rec_h, data_h, _ = read_all(h5)
+    assert rec_t.notes == rec_h.notes  # type: ignore[attr-defined]
+    by_mod = {s.modality: s for s in rec_h.streams}  # type: ignore[attr-defined]
+    assert by_mod["emg"].fs == 1000.0 and by_mod["emg"].unit == "counts"
+    assert by_mod["acc"].unit == "m/s^2" and len(by_mod["acc"].channels) == 3
+    np.testing.assert_array_equal(data_h["emg"][0], rows[:, 2].astype(np.float32))
+    np.testing.assert_allclose(data_h["acc"][:2, 0], [0.0, G], atol=1e-5)
+    for modality in ("emg", "acc"):
+        np.testing.assert_array_equal(data_h[modality], data_t[modality])
+    assert any("ECG" in n for n in rec_h.notes)  # type: ignore[attr-defined]
+
+
+def test_an_h5_file_that_is_not_opensignals_is_refused_with_a_reason(tmp_path: Path) -> None:
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("amplifier_data", data=np.zeros((4, 10)))
+    with pytest.raises(RecordingError, match="no OpenSignals device"):
+        open_recording(path)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all")
+    with pytest.raises(RecordingError, match="not an HDF5 file"):
+        open_recording(junk)
+
+
 def test_a_txt_table_that_is_not_opensignals_is_read_as_csv(tmp_path: Path) -> None:
     path = tmp_path / "export.txt"
     path.write_text("time\temg\n" + "".join(f"{i / 500}\t{i % 5}\n" for i in range(1000)))

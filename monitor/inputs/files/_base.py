@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -145,6 +145,27 @@ def plan_streams(
     if all(s.n_samples == 0 for s in streams):
         raise RecordingError(path, "no samples: the file holds no data")
     return StreamPlan(tuple(streams), tuple(tuple(groups[k]) for k in keys))
+
+
+def rechunk(batches: Iterable[Float32Array], n: int) -> Iterator[Float32Array]:
+    """Batches of rows (channels x rows, as parsed) cut into blocks of ``n`` samples (the
+    last one shorter): parsing wants large batches, the pipeline fixed-size blocks."""
+    pending: list[Float32Array] = []
+    have = 0
+    for batch in batches:
+        pending.append(batch)
+        have += batch.shape[1]
+        if have < n:
+            continue
+        buf = np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
+        pos = 0
+        while have - pos >= n:
+            yield buf[:, pos : pos + n]
+            pos += n
+        pending = [buf[:, pos:]] if pos < have else []
+        have -= pos
+    if have:
+        yield np.concatenate(pending, axis=1) if len(pending) > 1 else pending[0]
 
 
 class BaseRecording:

@@ -1,11 +1,14 @@
-"""CSV exports as people have them (see csv_dialect.py and csv_time.py), read whole.
+"""CSV exports as people have them (see csv_dialect.py and csv_time.py).
 
 The strict reader (csv_file.py) streams a plain CSV in constant memory. Anything else (a
 preamble, a decimal comma, no header, a time column in another unit, as an epoch or as
-dates, text columns, irregular sampling) is parsed here in batches into one float32 array
-per file, because resampling and gap finding need the whole time column. Exports of that
-kind come from phones and loggers (a few channels at up to a few hundred Hz): a day of a
-3-axis phone accelerometer at 100 Hz is 100 MB.
+dates, text columns, irregular sampling) is parsed here. Resampling and gap finding need
+the whole time column, so a small file, or one whose timestamps are irregular, is parsed
+in batches into one float32 array (phone and logger exports: a day of a 3-axis phone
+accelerometer at 100 Hz is 100 MB). A large file whose clock needs no resampling (an
+amplifier's export: 30 min of 16 channels at 2 kHz is 230 MB as float32) is read twice
+instead: the time column on opening, to know the rate and the rows, and the signals block
+by block when replayed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from itertools import islice, pairwise
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from monitor.core.errors import RecordingError
 from monitor.core.model import G_MS2 as G
@@ -29,20 +33,27 @@ from monitor.inputs.files._base import (
     block_size,
     hz,
     plan_streams,
+    rechunk,
 )
 from monitor.inputs.files.csv_dialect import Dialect
 from monitor.inputs.files.csv_time import (
+    F64,
     SCALE,
     dates_to_seconds,
     decide_unit,
     is_epoch,
     span_rate,
     to_uniform,
+    uniform_rate,
 )
 from monitor.inputs.files.types import ReadOptions
 
 #: Lines per parsed batch.
 BATCH_LINES = 65536
+#: Files from this size on whose clock needs no resampling are read in two passes (the
+#: time column on opening, the signals block by block when replayed) instead of whole: a
+#: 30-min, 16-channel 2 kHz export is 230 MB of float32 held whole (#13: < 500 MB peak).
+STREAM_BYTES = 64 << 20
 #: Past this share of repeated timestamps the clock is coarser than the sampling.
 COARSE_SHARE = 0.05
 #: Accelerometer units converted to m/s^2 on reading, and the factor.
@@ -73,11 +84,26 @@ class CsvTableRecording(BaseRecording):
     def __init__(self, path: Path, options: ReadOptions, dialect: Dialect) -> None:
         super().__init__(path, options)
         self.dialect = dialect
-        clock, x = self._load()
+        modalities = [modality_of(n, u, options.modality) for _, n, u in dialect.signals]
+        # A large file with a uniform clock is read twice, the time column first and the
+        # signals block by block when replayed, instead of whole (see STREAM_BYTES).
+        self._streaming = False
+        self._keep: np.ndarray | None = None
+        self._factors = np.ones(len(dialect.signals), dtype=np.float32)
+        clock: _Clock | None = None
+        x: Float32Array | None = None
+        if path.stat().st_size >= STREAM_BYTES and not _gravity_needed(dialect, modalities):
+            clock, rows = self._scan_time()
+            self._streaming = clock is None or _streamable(clock.t, clock.coarse)
+            if self._streaming:
+                self._keep = None if clock is None else clock.keep
+                self._rows = rows if clock is None else int(clock.t.size)
+        if not self._streaming:
+            clock, x = self._load()
+            self._rows = x.shape[1]
         t = None if clock is None else clock.t
         notes = [*dialect.notes, *(() if clock is None else clock.notes)]
-        modalities = [modality_of(n, u, options.modality) for _, n, u in dialect.signals]
-        gravity_unit = _unit_from_gravity(x, dialect, modalities)
+        gravity_unit = None if x is None else _unit_from_gravity(x, dialect, modalities)
         if gravity_unit is not None:
             notes.append(
                 f"accelerometer without a unit: |a| at rest is {gravity_unit[1]:.3g}, "
@@ -91,21 +117,22 @@ class CsvTableRecording(BaseRecording):
                 unit = gravity_unit[0]
             factor = ACC_UNITS.get((unit or "").strip().lower()) if modality == "acc" else None
             if factor is not None and factor != 1.0:
-                x[row] *= np.float32(factor)
+                self._factors[row] = np.float32(factor)
+                if x is not None:
+                    x[row] *= np.float32(factor)
                 notes.append(f"{name}: {unit} converted to m/s^2")
                 unit = "m/s^2"
             elif factor == 1.0:
                 unit = "m/s^2"
             units.append(unit)
+        offsets: tuple[int, ...] = (0,)
         if t is None:
             if options.fs is None:
                 raise RecordingError(
                     path, "no time column, so the sample rate is unknown: needs --fs"
                 )
-            offsets: tuple[int, ...] = (0,)
             t0s: tuple[float, ...] = (0.0,)
             fs = options.fs
-            data = x
         elif t.size < 2 or not t[-1] > t[0]:
             # One row, or a clock that never moves: the time column cannot give the rate.
             if options.fs is None:
@@ -114,15 +141,18 @@ class CsvTableRecording(BaseRecording):
                     f"the time column holds {t.size} row(s) spanning no time, so the sample "
                     "rate is unknown: needs --fs",
                 )
-            fs, data, offsets, t0s = options.fs, x, (0,), (float(t[0]),)
+            fs, t0s = options.fs, (float(t[0]),)
         else:
             if clock is not None and clock.coarse:
-                fs, data, offsets, t0s = span_rate(t), x, (0,), (float(t[0]),)
+                fs, t0s = span_rate(t), (float(t[0]),)
+            elif x is None:  # streaming: the clock is uniform (_streamable)
+                fs, t0s = _rate(t), (float(t[0]),)
             else:
                 timing = to_uniform(t, x, None)
                 if timing.note:
                     notes.append(timing.note)
-                fs, data, offsets, t0s = timing.fs, timing.data, timing.offsets, timing.t0s
+                fs, x, offsets, t0s = timing.fs, timing.data, timing.offsets, timing.t0s
+                self._rows = x.shape[1]
             if options.fs is not None:
                 # As the strict reader: a rate given must agree with the file's clock, it
                 # is no request to resample.
@@ -132,12 +162,11 @@ class CsvTableRecording(BaseRecording):
                         f"the time column gives {hz(fs)} Hz but fs={hz(options.fs)} Hz was given",
                     )
                 fs = options.fs
-        self._data = data
+        self._data = x if x is not None else np.zeros((0, 0), dtype=np.float32)
         self._offsets = list(offsets)
         self._t0s = list(t0s)
-        n = data.shape[1]
         specs = [
-            ChannelSpec(name, fs, n, unit, modality)  # type: ignore[arg-type]
+            ChannelSpec(name, fs, self._rows, unit, modality)  # type: ignore[arg-type]
             for (_, name, _), unit, modality in zip(dialect.signals, units, modalities, strict=True)
         ]
         self._set_plan(plan_streams(path, specs, options, t0=t0s[0]))
@@ -155,6 +184,155 @@ class CsvTableRecording(BaseRecording):
                 yield line_no, batch
                 line_no += len(batch)
 
+    def _data_lines(self) -> Iterator[tuple[int, list[str], list[str]]]:
+        """(first line number, raw lines, data lines ready for parsing) batches: comments
+        and blank lines out, a trailing delimiter off, decimal commas as points."""
+        d = self.dialect
+        for first_no, raw in self._lines():
+            lines = [ln for ln in raw if ln.strip() and not ln.lstrip().startswith("#")]
+            if d.trailing:
+                lines = [ln.rstrip().removesuffix(d.trailing) for ln in lines]
+            if not lines:
+                continue
+            if d.decimal_comma:
+                lines = [ln.replace(",", ".") for ln in lines]
+            yield first_no, raw, lines
+
+    def _parse(self, raw: list[str], first_no: int, lines: list[str], use: list[int]) -> F64:
+        try:
+            arr: F64 = np.loadtxt(
+                lines,
+                delimiter=self.dialect.delimiter,
+                usecols=use,
+                dtype=np.float64,
+                ndmin=2,
+                comments=None,
+                quotechar='"',
+            )
+        except ValueError as exc:
+            raise self._locate(raw, first_no, str(exc)) from exc
+        return arr
+
+    def _text_times(self, raw: list[str], first_no: int, lines: list[str]) -> F64:
+        """Seconds of a batch's date-time cells."""
+        d = self.dialect
+        assert d.time_col is not None
+        assert d.time_format is not None
+        split = [ln.rstrip("\r\n").split(d.delimiter) for ln in lines]
+        if any(len(c) <= d.time_col for c in split):
+            raise self._locate(raw, first_no, "ragged row")
+        cells = [c[d.time_col].strip().strip('"') for c in split]
+        try:
+            return dates_to_seconds(cells, d.time_format)
+        except ValueError as exc:
+            raise RecordingError(
+                self.path,
+                f"time column {d.names[d.time_col]!r} near line {first_no}: {exc}; "
+                "give the format with --time-format",
+            ) from exc
+
+    def _scan_time(self) -> tuple[_Clock | None, int]:
+        """The first of two passes: the time column alone (None without one) and the
+        number of data rows."""
+        d = self.dialect
+        if not d.time_is_text:
+            # pandas' C reader, 5-6x faster than the line-by-line parse: this pass and the
+            # signals' are what a large export costs.
+            col = d.time_col if d.time_col is not None else d.signals[0][0]
+            try:
+                parts = [arr[:, 0].copy() for arr in self._fast_batches([col])]
+            except _Slow:
+                pass
+            else:
+                rows = sum(part.size for part in parts)
+                if not rows:
+                    raise RecordingError(self.path, "no samples: no data rows")
+                if d.time_col is None:
+                    return None, rows
+                return self._seconds(np.concatenate(parts)), rows
+        times: list[F64] = []
+        rows = 0
+        try:
+            for first_no, raw, lines in self._data_lines():
+                rows += len(lines)
+                if d.time_col is None:
+                    continue
+                if d.time_is_text:
+                    times.append(self._text_times(raw, first_no, lines))
+                else:
+                    times.append(self._parse(raw, first_no, lines, [d.time_col])[:, 0].copy())
+        except UnicodeDecodeError as exc:
+            raise RecordingError(self.path, f"not UTF-8 text: {exc.reason}") from exc
+        if not rows:
+            raise RecordingError(self.path, "no samples: no data rows")
+        return (self._seconds(np.concatenate(times)) if times else None), rows
+
+    def _fast_batches(self, use: list[int]) -> Iterator[F64]:
+        """Columns ``use`` (rows x len(use), float64) by pandas' C reader, batch by batch.
+        Raises ``_Slow`` at anything only the line-by-line reader judges exactly (a bad
+        cell, a ragged row, an empty or NaN cell, a stray character), which then takes
+        over: it names the line and column, or reads what pandas would not."""
+        d = self.dialect
+        try:
+            reader = pd.read_csv(
+                self.path,
+                sep=d.delimiter,
+                decimal="," if d.decimal_comma else ".",
+                header=None,
+                skiprows=d.skip_lines,
+                usecols=use,
+                dtype=np.float64,
+                engine="c",
+                comment="#",
+                skip_blank_lines=True,
+                quotechar='"',
+                encoding="utf-8-sig",
+                chunksize=BATCH_LINES,
+            )
+            with reader:
+                for frame in reader:
+                    arr = frame[use].to_numpy(dtype=np.float64)
+                    if np.isnan(arr).any():
+                        raise _Slow
+                    yield arr
+        except (ValueError, UnicodeDecodeError) as exc:  # ParserError is a ValueError
+            raise _Slow from exc
+
+    def _signal_batches(self) -> Iterator[Float32Array]:
+        """The second pass: the signals, batch by batch (channels x rows), rows with a
+        repeated timestamp dropped and accelerometer units converted as on opening.
+        pandas' reader first; from the first batch it cannot judge on, the line-by-line
+        reader (the rows already given are skipped)."""
+        cols = [i for i, _, _ in self.dialect.signals]
+        done = 0
+        try:
+            for arr in self._fast_batches(cols):
+                yield self._signals(arr, done)
+                done += arr.shape[0]
+            return
+        except _Slow:
+            pass
+        row = 0
+        try:
+            for first_no, raw, lines in self._data_lines():
+                if row + len(lines) <= done:
+                    row += len(lines)
+                    continue
+                arr = self._parse(raw, first_no, lines, cols)[max(0, done - row) :]
+                yield self._signals(arr, max(row, done))
+                row += len(lines)
+        except UnicodeDecodeError as exc:
+            raise RecordingError(self.path, f"not UTF-8 text: {exc.reason}") from exc
+
+    def _signals(self, arr: F64, row: int) -> Float32Array:
+        """Parsed rows ``row``... as float32 channels x kept rows, in m/s^2 where converted."""
+        if self._keep is not None:
+            arr = arr[self._keep[row : row + arr.shape[0]]]
+        x = np.ascontiguousarray(arr.T, dtype=np.float32)
+        if not np.all(self._factors == 1.0):
+            x *= self._factors[:, None]
+        return x
+
     def _load(self) -> tuple[_Clock | None, Float32Array]:
         d = self.dialect
         cols = [i for i, _, _ in d.signals]
@@ -166,45 +344,14 @@ class CsvTableRecording(BaseRecording):
         filled = 0
         times: list[np.ndarray] = []
         try:
-            for first_no, raw in self._lines():
-                lines = [ln for ln in raw if ln.strip() and not ln.lstrip().startswith("#")]
-                if d.trailing:
-                    lines = [ln.rstrip().removesuffix(d.trailing) for ln in lines]
-                if not lines:
-                    continue
-                if d.decimal_comma:
-                    lines = [ln.replace(",", ".") for ln in lines]
-                try:
-                    arr = np.loadtxt(
-                        lines,
-                        delimiter=d.delimiter,
-                        usecols=use,
-                        dtype=np.float64,
-                        ndmin=2,
-                        comments=None,
-                        quotechar='"',
-                    )
-                except ValueError as exc:
-                    raise self._locate(raw, first_no, str(exc)) from exc
+            for first_no, raw, lines in self._data_lines():
+                arr = self._parse(raw, first_no, lines, use)
                 x[:, filled : filled + arr.shape[0]] = arr[:, : len(cols)].T
                 filled += arr.shape[0]
                 if numeric_time:
                     times.append(arr[:, len(cols)].copy())  # not a view: it would keep arr
-                elif d.time_is_text and d.time_col is not None:
-                    split = [ln.rstrip("\r\n").split(d.delimiter) for ln in lines]
-                    short = next((k for k, c in enumerate(split) if len(c) <= d.time_col), None)
-                    if short is not None:
-                        raise self._locate(raw, first_no, "ragged row")
-                    cells = [c[d.time_col].strip().strip('"') for c in split]
-                    assert d.time_format is not None
-                    try:
-                        times.append(dates_to_seconds(cells, d.time_format))
-                    except ValueError as exc:
-                        raise RecordingError(
-                            self.path,
-                            f"time column {d.names[d.time_col]!r} near line {first_no}: {exc}; "
-                            "give the format with --time-format",
-                        ) from exc
+                elif d.time_is_text:
+                    times.append(self._text_times(raw, first_no, lines))
         except UnicodeDecodeError as exc:
             raise RecordingError(self.path, f"not UTF-8 text: {exc.reason}") from exc
         if not filled:
@@ -317,8 +464,13 @@ class CsvTableRecording(BaseRecording):
 
     def _chunks(self, chunk_s: float) -> Iterator[tuple[int, Float32Array]]:
         """Every stream shares the rows: cut each span once, never across a gap."""
-        n_total = self._data.shape[1]
         n = block_size(chunk_s, self.streams[0].fs)
+        if self._streaming:  # one uniform span, read again from the file
+            for block in rechunk(self._signal_batches(), n):
+                for index, members in enumerate(self._members):
+                    yield index, np.ascontiguousarray(block[list(members)])
+            return
+        n_total = self._data.shape[1]
         bounds = [*self._offsets, n_total]
         for a, b in pairwise(bounds):
             for start in range(a, b, n):
@@ -365,3 +517,28 @@ def _unit_from_gravity(
         if lo <= g <= hi:
             return unit, g
     return None
+
+
+class _Slow(Exception):
+    """pandas' reader met something the line-by-line reader must judge."""
+
+
+def _gravity_needed(dialect: Dialect, modalities: list[str]) -> bool:
+    """Three accelerometer axes without a unit: it is told from gravity over the whole
+    recording, so such a file is read whole."""
+    unitless = [
+        m for (_, _, unit), m in zip(dialect.signals, modalities, strict=True) if unit is None
+    ]
+    return unitless.count("acc") == 3
+
+
+def _streamable(t: F64, coarse: bool) -> bool:
+    """Whether the clock needs no resampling: too short to give a rate (``--fs`` does), a
+    clock coarser than the samples (the rate comes from its span), or a uniform grid."""
+    return coarse or t.size < 2 or not t[-1] > t[0] or uniform_rate(t) is not None
+
+
+def _rate(t: F64) -> float:
+    rate = uniform_rate(t)
+    assert rate is not None, "only uniform clocks are streamed"
+    return rate

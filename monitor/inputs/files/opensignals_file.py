@@ -1,6 +1,6 @@
-"""OpenSignals text files (PLUX biosignalsplux, BITalino): ``.txt`` with a JSON header.
+"""OpenSignals files (PLUX biosignalsplux, BITalino): ``.txt`` with a JSON header, and ``.h5``.
 
-The second line (after ``# OpenSignals Text File Format``) is a JSON object with one entry
+Text: the second line (after ``# OpenSignals Text File Format``) is a JSON object with one entry
 per device: its sampling rate, the data columns (``nSeq``, ``DI``, ``CH1``...), the sensor
 type of each analog channel (``EMG``, ``ACC``, ``XYZ``...) and the resolution; the data
 rows follow ``# EndOfHeader``, tab-separated, devices side by side. EMG channels are kept
@@ -9,11 +9,17 @@ shape, so the gain does not matter). Accelerometer channels are converted to m/s
 PLUX's transfer function and its default calibration (``ACC_CMIN``/``ACC_CMAX`` at 16 bit,
 scaled to the channel's resolution), because the tremor features have absolute floors.
 Other sensor types (ECG, EDA, ...) are listed in the notes and left out.
+
+HDF5 (``.h5``, h5py): one group per device (named by its MAC address) with the attributes
+``sampling rate`` and ``resolution``, and a ``raw`` group holding ``channel_1``, ``channel_2``,
+... (each with a ``sensor`` attribute) beside ``nSeq``; the same channels, units and
+conversion as the text file.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +71,104 @@ def _header(path: Path) -> tuple[dict[str, Any], int]:
     return devices, len(lines) + 1
 
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One analog channel of a device as the file describes it."""
+
+    label: str
+    sensor: str
+    bits: int
+    samples: np.ndarray
+
+
+def _device_streams(
+    device: str, fs: float, channels: list[Channel], options: ReadOptions, notes: list[str]
+) -> list[MemoryStream]:
+    """A device's EMG channels as one stream in counts, its accelerometer channels as one
+    in m/s^2; other sensors noted and left out."""
+    groups: dict[Modality, list[Channel]] = {}
+    for ch in channels:
+        modality = options.modality or SENSOR_MODALITY.get(ch.sensor.upper())
+        if modality is None:
+            notes.append(
+                f"{device} {ch.label}: sensor {ch.sensor or '?'} is not EMG or ACC: left out"
+            )
+            continue
+        groups.setdefault(modality, []).append(ch)
+    streams = []
+    for modality, members in groups.items():
+        x = np.vstack([ch.samples for ch in members]).astype(np.float64)
+        unit = "counts"
+        if modality == "acc":
+            scale = np.array([2.0 ** (ch.bits - 16) for ch in members])[:, None]
+            cmin, cmax = ACC_CMIN * scale, ACC_CMAX * scale
+            x = ((x - cmin) / (cmax - cmin) * 2.0 - 1.0) * G
+            unit = "m/s^2"
+            notes.append(f"{device}: ACC converted to m/s^2 with PLUX's default calibration")
+        streams.append(
+            MemoryStream(
+                f"{device}-{modality}",
+                modality,
+                fs,
+                tuple(ch.label for ch in members),
+                unit,
+                x.astype(np.float32),
+            )
+        )
+    return streams
+
+
+def open_opensignals_h5(path: Path, options: ReadOptions) -> MemoryRecording:
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise RecordingError(path, f"not an HDF5 file: {exc}") from exc
+    notes: list[str] = []
+    streams: list[MemoryStream] = []
+    with f:
+        devices = [k for k, g in f.items() if isinstance(g, h5py.Group) and "raw" in g]
+        if not devices:
+            raise RecordingError(
+                path, "no OpenSignals device in the file (a group per device with a 'raw' group)"
+            )
+        for name in devices:
+            dev = f[name]
+            fs = float(dev.attrs.get("sampling rate", 0))
+            raw = dev["raw"]
+            names = sorted(
+                (k for k in raw if k.startswith("channel_")), key=lambda k: int(k.split("_")[1])
+            )
+            if fs <= 0 or not names:
+                raise RecordingError(path, f"device {name}: no sampling rate or channels")
+            resolution = [int(r) for r in np.atleast_1d(dev.attrs.get("resolution", []))]
+            channels = []
+            for k, key in enumerate(names):
+                ds = raw[key]
+                bits = int(ds.attrs.get("resolution", resolution[k] if k < len(resolution) else 16))
+                channels.append(
+                    Channel(
+                        # As in the text export: CH1, CH2, ... unless labelled.
+                        _text(ds.attrs.get("label", f"CH{key.split('_')[1]}")),
+                        _text(ds.attrs.get("sensor", "")),
+                        bits,
+                        np.asarray(ds[()], dtype=np.float64).reshape(-1),
+                    )
+                )
+            if len({ch.samples.size for ch in channels}) != 1:
+                raise RecordingError(path, f"device {name}: channels of different lengths")
+            streams += _device_streams(name, fs, channels, options, notes)
+    return MemoryRecording(path, options, streams, notes)
+
+
+def _text(value: object) -> str:
+    """An HDF5 attribute as text (h5py gives bytes or numpy strings)."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 def open_opensignals(path: Path, options: ReadOptions) -> MemoryRecording:
     devices, skip = _header(path)
     try:
@@ -79,39 +183,20 @@ def open_opensignals(path: Path, options: ReadOptions) -> MemoryRecording:
         fs = float(dev.get("sampling rate", 0))
         if fs <= 0 or not columns:
             raise RecordingError(path, f"device {name}: no sampling rate or columns in the header")
-        sensors = [str(s).upper() for s in dev.get("sensor", [])]
+        sensors = [str(s) for s in dev.get("sensor", [])]
         labels = [str(s) for s in dev.get("label", [])]
         resolution = [int(r) for r in dev.get("resolution", [])]
         analog = [i for i, c in enumerate(columns) if c.upper().startswith(("CH", "A"))]
-        groups: dict[Modality, list[tuple[int, str, int]]] = {}
-        for k, ci in enumerate(analog):
-            sensor = sensors[k] if k < len(sensors) else ""
-            modality = options.modality or SENSOR_MODALITY.get(sensor)
-            label = labels[k] if k < len(labels) else columns[ci]
-            if modality is None:
-                notes.append(f"{name} {label}: sensor {sensor or '?'} is not EMG or ACC: left out")
-                continue
-            bits = resolution[k] if k < len(resolution) else 16
-            groups.setdefault(modality, []).append((col0 + ci, label, bits))
-        for modality, members in groups.items():
-            x = table[:, [c for c, _, _ in members]].T
-            unit = "counts"
-            if modality == "acc":
-                scale = np.array([2.0 ** (b - 16) for _, _, b in members])[:, None]
-                cmin, cmax = ACC_CMIN * scale, ACC_CMAX * scale
-                x = ((x - cmin) / (cmax - cmin) * 2.0 - 1.0) * G
-                unit = "m/s^2"
-                notes.append(f"{name}: ACC converted to m/s^2 with PLUX's default calibration")
-            streams.append(
-                MemoryStream(
-                    f"{name}-{modality}",
-                    modality,
-                    fs,
-                    tuple(lb for _, lb, _ in members),
-                    unit,
-                    x.astype(np.float32),
-                )
+        channels = [
+            Channel(
+                labels[k] if k < len(labels) else columns[ci],
+                sensors[k] if k < len(sensors) else "",
+                resolution[k] if k < len(resolution) else 16,
+                table[:, col0 + ci],
             )
+            for k, ci in enumerate(analog)
+        ]
+        streams += _device_streams(name, fs, channels, options, notes)
         col0 += len(columns)
     if col0 != table.shape[1]:
         raise RecordingError(

@@ -33,10 +33,11 @@ FORMATS: dict[str, str] = {
     ".c3d": "c3d",
     ".txt": "txt",
     ".tsv": "csv",
+    ".h5": "h5",
 }
 SUPPORTED = (
     ".csv/.tsv/.txt (tables), .edf, .bdf, .hea/.dat (WFDB, or a record name with a .hea "
-    "beside it), .wav, .xdf (Lab Streaming Layer), .c3d (analog channels), OpenSignals .txt"
+    "beside it), .wav, .xdf (Lab Streaming Layer), .c3d (analog channels), OpenSignals .txt and .h5"
 )
 
 
@@ -116,6 +117,10 @@ def _open(path: Path, fmt: str, options: ReadOptions) -> Recording:
         if is_opensignals(path):
             return open_opensignals(path, options)
         fmt = "csv"  # a table exported as text
+    if fmt == "h5":
+        from monitor.inputs.files.opensignals_file import open_opensignals_h5
+
+        return open_opensignals_h5(path, options)
     if fmt == "xdf":
         from monitor.inputs.files.xdf_file import open_xdf
 
