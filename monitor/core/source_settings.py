@@ -93,6 +93,8 @@ class LslSettings:
     backoff_max_s: float = 10.0
     #: Publish events as an LSL marker stream (always on when streams are configured).
     event_outlet: bool = False
+    #: With the event stream, the features too (``fatigue-monitor-features``).
+    features_outlet: bool = True
 
     def validate(self, key: str) -> None:
         for name in ("resolve_timeout_s", "stall_s", "backoff_max_s"):

@@ -249,11 +249,14 @@ class LslSource:
             return block
 
 
-class LslEventOutlet:
-    """Events as an LSL marker stream (one Event JSON string per sample), so LabRecorder
-    records the alerts beside the raw data, on the same clock."""
+class LslJsonOutlet:
+    """JSON strings as an irregular-rate LSL stream (one string per sample), so LabRecorder
+    records what the monitor says beside the raw data, on the same clock: the events
+    (``fatigue-monitor-events``, type ``Markers``: one Event JSON each) and the features
+    (``fatigue-monitor-features``, type ``Features``: one features message each, as on
+    MQTT). Strings, not numeric channels: each stream's feature set differs."""
 
-    def __init__(self, name: str = "fatigue-monitor-events") -> None:
+    def __init__(self, name: str = "fatigue-monitor-events", kind: str = "Markers") -> None:
         import os
         import socket
 
@@ -261,7 +264,7 @@ class LslEventOutlet:
 
         # One per running monitor: a recorder (or a test) picks this monitor's by source_id.
         self.source_id = f"{name}@{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        info = pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, "string", self.source_id)
+        info = pylsl.StreamInfo(name, kind, 1, pylsl.IRREGULAR_RATE, "string", self.source_id)
         self._outlet = pylsl.StreamOutlet(info)
 
     def push(self, lines: list[str]) -> None:

@@ -25,7 +25,7 @@ from monitor.core.rotation import Rotation
 from monitor.detect.stream import StreamDetector
 from monitor.inputs.ble.source import DEFAULT_BACKEND, BleBackend, BleSource
 from monitor.inputs.brainflow import BrainFlowSource
-from monitor.inputs.lsl import LslEventOutlet, LslSource
+from monitor.inputs.lsl import LslJsonOutlet, LslSource
 from monitor.inputs.wire import Limits
 from monitor.live.api import ApiServer, create_app
 from monitor.live.api._snapshot import STATUS_REFRESH_S, StreamStatuses
@@ -34,7 +34,7 @@ from monitor.live.latest import LatestFrames
 from monitor.live.mqtt_link import MqttLink
 from monitor.live.pipeline import Pipeline, TickResult
 from monitor.live.publisher import CONSUMER as MQTT
-from monitor.live.publisher import MqttPublisher
+from monitor.live.publisher import MqttPublisher, features_payload
 from monitor.live.status import ServiceStatus
 from monitor.outputs.store import Store
 
@@ -82,7 +82,8 @@ class Service:
         self.ble_sources: list[BleSource] = []
         self.lsl_sources: list[LslSource] = []
         self.brainflow_sources: list[BrainFlowSource] = []
-        self.lsl_outlet: LslEventOutlet | None = None
+        self.lsl_outlet: LslJsonOutlet | None = None  # events
+        self.lsl_features: LslJsonOutlet | None = None
         # The newest frame of each stream, for the publisher, the store and the API.
         self.latest = LatestFrames((MQTT, STORE))
         self.hub = LiveHub(latest=self.latest)
@@ -135,7 +136,9 @@ class Service:
             for i, spec in enumerate(s.brainflow.boards)
         ]
         if s.lsl.streams or s.lsl.event_outlet:
-            self.lsl_outlet = LslEventOutlet()
+            self.lsl_outlet = LslJsonOutlet("fatigue-monitor-events", "Markers")
+            if s.lsl.features_outlet:
+                self.lsl_features = LslJsonOutlet("fatigue-monitor-features", "Features")
         if s.service.api:
             self._bind_api()
         pending = len(self.store.unpublished(limit=10_000))
@@ -310,11 +313,13 @@ class Service:
         self.latest.offer(result.frames)
         publisher.offer_states(states)
         self.hub.offer(result.frames, result.events)
-        if self.lsl_outlet is not None and result.events:
-            try:
+        try:  # the LSL streams are copies: never the monitoring
+            if self.lsl_outlet is not None and result.events:
                 self.lsl_outlet.push([e.to_json() for e in result.events])
-            except Exception as exc:  # the marker stream is a copy: never the monitoring
-                self._store_warn.warn("lsl-outlet", "-", f"LSL event outlet: {exc}")
+            if self.lsl_features is not None and result.frames:
+                self.lsl_features.push([features_payload(f) for f in result.frames])
+        except Exception as exc:
+            self._store_warn.warn("lsl-outlet", "-", f"LSL outlet: {exc}")
         # The latest frame of every stream is stored once per features_store_every_s,
         # a round-robin slice per tick (500 streams in one insert held a tick up by 40 ms).
         share = self.settings.service.tick_s / self.settings.service.features_store_every_s

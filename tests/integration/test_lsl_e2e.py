@@ -6,6 +6,7 @@ goes away (``signal_lost``) and comes back (``signal_restored``)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -109,14 +110,15 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
     def kinds(items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
         return [a for a in items if a["event"] == kind]
 
-    async def main() -> Markers:
+    async def main() -> tuple[Markers, Markers]:
         async with (
             Service(settings) as svc,
             aiomqtt.Client(host, port, identifier="lsl-alert-subscriber") as sub,
         ):
             await sub.subscribe("fatigue/+/alerts", qos=1)
-            assert svc.lsl_outlet is not None
+            assert svc.lsl_outlet is not None and svc.lsl_features is not None
             markers = Markers(svc.lsl_outlet.source_id)
+            features = Markers(svc.lsl_features.source_id)
             outlet = Outlet(name, data, start)
             outlet.thread.start()
 
@@ -136,6 +138,7 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
                     # Deadlines, not waits: each step ends as soon as it is seen.
                     await until(lambda: kinds(alerts, "fatigue_onset"), 120.0)
                     await until(lambda: kinds(markers.items, "fatigue_onset"), 30.0)
+                    await until(lambda: len(features.items) >= 10, 30.0)
                     async with httpx.AsyncClient(base_url=str(svc.api_url)) as http:
                         stored = (await http.get("/api/alerts")).json()
                     api_onsets = [a for a in stored if a["event"] == "fatigue_onset"]
@@ -150,11 +153,12 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
                     again.stop.set()
                 finally:
                     markers.stop.set()
+                    features.stop.set()
                     runner.cancel()
                     collector.cancel()
-            return markers
+            return markers, features
 
-    markers = asyncio.run(main())
+    markers, features = asyncio.run(main())
     onset = kinds(alerts, "fatigue_onset")[0]
     assert onset["sensor"] == "lsl-emg" and onset["modality"] == "emg"
     assert onset["channel"] in ("vl", "rf")
@@ -162,6 +166,11 @@ def test_lsl_emg_stream_to_alerts_and_the_lsl_event_outlet(
     assert 30.0 < onset["t"] - start < 120.0
     marker = kinds(markers.items, "fatigue_onset")[0]
     assert marker["sensor"] == "lsl-emg" and marker["t"] == pytest.approx(onset["t"])
+    # The features stream: the features messages of fatigue/{id}/features, in time order.
+    frames = [f for f in features.items if f["sensor"] == "lsl-emg"]
+    assert frames and frames[0]["modality"] == "emg"
+    assert set(frames[0]["channels"]) == {"vl", "rf"}
+    assert all(b["t"] > a["t"] for a, b in itertools.pairwise(frames))
     lost = kinds(alerts, "signal_lost")[0]
     restored = kinds(alerts, "signal_restored")[0]
     assert lost["sensor"] == restored["sensor"] == "lsl-emg"
