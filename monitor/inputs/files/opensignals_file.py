@@ -39,7 +39,9 @@ SENSOR_MODALITY: dict[str, Modality] = {
     "ACC": "acc",
     "XYZ": "acc",
     "ACCBITREV": "acc",
+    "EMGBITREV": "emg",
 }
+NOT_ANALOG = {"NSEQ", "DI", "DO", "I1", "I2", "O1", "O2"}
 
 
 def is_opensignals(path: Path) -> bool:
@@ -171,8 +173,17 @@ def _text(value: object) -> str:
 
 def open_opensignals(path: Path, options: ReadOptions) -> MemoryRecording:
     devices, skip = _header(path)
+    # OpenSignals ends every data row with a tab: an empty last cell that is no column.
+    n_cols = sum(len(dev.get("column", [])) for dev in devices.values() if isinstance(dev, dict))
     try:
-        table = np.loadtxt(path, delimiter="\t", skiprows=skip, ndmin=2, dtype=np.float64)
+        table = np.loadtxt(
+            path,
+            delimiter="\t",
+            skiprows=skip,
+            ndmin=2,
+            dtype=np.float64,
+            usecols=range(n_cols) if n_cols else None,
+        )
     except ValueError as exc:
         raise RecordingError(path, f"data rows: {exc}") from exc
     notes: list[str] = []
@@ -186,7 +197,9 @@ def open_opensignals(path: Path, options: ReadOptions) -> MemoryRecording:
         sensors = [str(s) for s in dev.get("sensor", [])]
         labels = [str(s) for s in dev.get("label", [])]
         resolution = [int(r) for r in dev.get("resolution", [])]
-        analog = [i for i, c in enumerate(columns) if c.upper().startswith(("CH", "A"))]
+        # Every column but the sequence number and the digital ports: CH1, A1 (BITalino),
+        # X/Y/Z (an accelerometer's axes), PORT4_CHN1 (a hub's port).
+        analog = [i for i, c in enumerate(columns) if c.upper() not in NOT_ANALOG]
         channels = [
             Channel(
                 labels[k] if k < len(labels) else columns[ci],
