@@ -47,7 +47,12 @@ class MemoryRecording(BaseRecording):
     ) -> None:
         super().__init__(path, options)
         if not streams:
-            raise RecordingError(path, "no EMG or accelerometer streams in the file")
+            # What the file does hold, so the user knows it is no bug of the reader.
+            held = "; ".join(notes[:4]) + (f"; {len(notes) - 4} more" if len(notes) > 4 else "")
+            raise RecordingError(
+                path,
+                "no EMG or accelerometer streams in the file" + (f" ({held})" if held else ""),
+            )
         infos = []
         self._data: list[Float32Array] = []
         self._offsets: list[list[int]] = []
