@@ -23,6 +23,7 @@ reported at once through ``on_lost`` and opened again after a capped backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -147,6 +148,9 @@ class BrainFlowSource:
         self.sessions = 0
         self.last_error = ""
         self._shim: Any = None
+        # The BrainFlow call running in a worker thread, if any: kept across a
+        # cancellation so that leaving waits for it before releasing the session.
+        self._inflight: asyncio.Future[Any] | None = None
         self._ready: deque[SampleBlock] = deque()
         self._anchor = math.nan
         self._count = 0
@@ -167,11 +171,19 @@ class BrainFlowSource:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._inflight is not None and not self._inflight.done():
+            with contextlib.suppress(Exception):
+                await self._inflight  # an open or read still in BrainFlow: let it end
         if self._shim is not None:
             await asyncio.to_thread(self._close)
 
     def __aiter__(self) -> Self:
         return self
+
+    async def _call(self, fn: Callable[[], Any]) -> Any:
+        """``fn`` in a worker thread (BrainFlow blocks), shielded from cancellation."""
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(fn))
+        return await asyncio.shield(self._inflight)
 
     # -- worker-thread calls into BrainFlow ------------------------------------------------
     def _open(self) -> None:
@@ -214,7 +226,7 @@ class BrainFlowSource:
         while not self._ready:
             if self._shim is None:
                 try:
-                    await asyncio.to_thread(self._open)
+                    await self._call(self._open)
                 except BrainFlowError as exc:
                     self.last_error = str(exc)
                     log.error("BrainFlow board %s (%s): %s", self.sensor, self.layout.name, exc)
@@ -233,13 +245,13 @@ class BrainFlowSource:
                 )
             await asyncio.sleep(self.settings.poll_s)
             try:
-                data = await asyncio.to_thread(self._read)
+                data = await self._call(self._read)
             except BrainFlowError as exc:
-                self._lost(str(exc))
+                await self._lost(str(exc))
                 continue
             if data.ndim != 2 or data.shape[1] == 0:
                 if time.monotonic() - self._last_data > self.settings.stall_s:
-                    self._lost(f"no data for {self.settings.stall_s:g} s")
+                    await self._lost(f"no data for {self.settings.stall_s:g} s")
                 continue
             self._last_data = time.monotonic()
             self._backoff.reset()
@@ -287,11 +299,15 @@ class BrainFlowSource:
         self._seq += 1
         return blocks
 
-    def _lost(self, why: str) -> None:
+    async def _lost(self, why: str) -> None:
+        """Report the loss at once, release the session off the event loop, and wait a
+        growing backoff before opening it again (a board that opens but never sends is
+        not hammered every ``stall_s``)."""
         if self.connected:
             log.warning("BrainFlow board %s lost: %s", self.sensor, why)
             if self.on_lost is not None:
                 self.on_lost(self.sensor)
         self.connected = False
         self.last_error = why
-        self._close()
+        await self._call(self._close)
+        await asyncio.sleep(self._backoff.next())

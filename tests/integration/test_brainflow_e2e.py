@@ -131,3 +131,42 @@ def test_run_brainflow_synthetic_shows_its_sensor_in_the_api(tmp_path: Path) -> 
     assert len(views["emg"]["channels"]) == 16 and len(views["acc"]["channels"]) == 3
     assert detail["id"] == "synthetic" and detail["channels"]
     assert rc == 0 and "Traceback" not in mon.stderr
+
+
+def test_a_board_that_falls_silent_is_reported_lost_at_once_and_opened_again(
+    tmp_path: Path,
+) -> None:
+    """The playback board stops at the end of its file: after ``stall_s`` without samples
+    the source reports the loss (``on_lost``: signal_lost at the next tick) and opens the
+    session again, which plays the file again."""
+    from monitor.core.source_settings import BrainFlowBoard, BrainFlowSettings
+    from monitor.inputs.brainflow import BrainFlowSource
+
+    fs = 2000.0
+    emg = np.random.default_rng(2).normal(0.0, 50.0, (2, 4000))  # 2 s
+    recording = tmp_path / "short.csv"
+    write_playback_file(recording, emg, fs)
+    spec = BrainFlowBoard(
+        board="PLAYBACK_FILE_BOARD",
+        sensor="amp",
+        params={"file": str(recording), "master_board": MASTER},
+        emg_channels=(0, 1),
+    )
+    lost: list[str] = []
+    source = BrainFlowSource(
+        spec, BrainFlowSettings(stall_s=0.5, backoff_max_s=0.5), on_lost=lost.append
+    )
+
+    async def main() -> int:
+        samples = 0
+        async with asyncio.timeout(60.0), source:
+            async for block in source:
+                samples += block.n_samples
+                if source.sessions == 2 and samples > 4000:
+                    break
+        return samples
+
+    samples = asyncio.run(main())
+    assert lost == ["amp"] and source.sessions == 2
+    assert samples > 4000  # the whole file once, and more of it after the re-open
+    assert source._shim is None  # released on leaving

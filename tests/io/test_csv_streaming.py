@@ -80,6 +80,25 @@ def no_time(path: Path) -> dict[str, object]:
     return {"fs": 1000.0, "modality": "emg"}
 
 
+def quoted_preamble(path: Path) -> dict[str, object]:
+    """A logger's preamble with a quoted note over two lines: rows are physical lines."""
+    x = _signal(2, 8)
+    pre = '"Notes: subject\nfelt tired"\n' + "".join(f"meta{i}: x\n" for i in range(10))
+    rows = [f"{i},{x[0, i]:.6f},{x[1, i]:.6f}" for i in range(N)]
+    path.write_text(pre + "time_ms,a,b\n" + "\n".join(rows) + "\n")
+    return {"modality": "emg"}
+
+
+def quoted_labels(path: Path) -> dict[str, object]:
+    """A label column with a quote opened on one row and closed three rows later: no row
+    may be joined to another (before: 3 rows lost, silently)."""
+    x = _signal(2, 9)
+    label = {3: '"lift', 6: 'rest"', 1200: '"walk', 1202: 'on"'}
+    rows = [f"{x[0, i]:.6f},{x[1, i]:.6f},{label.get(i, 'x')}" for i in range(N)]
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    return {"modality": "emg", "fs": 1000.0}
+
+
 def irregular(path: Path) -> dict[str, object]:
     """A phone's jittered clock: resampled, so read whole even when large."""
     x = _signal(1, 6)
@@ -109,6 +128,8 @@ def _read(
         (repeated_stamps, True),
         (coarse_clock, True),
         (no_time, True),
+        (quoted_preamble, True),
+        (quoted_labels, True),
         (irregular, False),
     ],
 )
@@ -170,3 +191,24 @@ def test_a_cell_pandas_will_not_judge_hands_over_mid_file_without_losing_a_row(
     assert was_streamed and times == whole_times
     assert np.isnan(data).sum() == 1
     np.testing.assert_array_equal(data, whole)
+
+
+def test_a_hash_inside_a_row_is_refused_as_by_the_whole_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'#' starts a comment only at the start of a line; inside a row it is a bad cell,
+    whatever the file's size (before: cut off silently when streamed)."""
+    from monitor.core.errors import RecordingError
+
+    path = tmp_path / "hash.csv"
+    excel_ms(path)
+    lines = path.read_text().splitlines()
+    lines[900] += " # note"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(csv_table, "BATCH_LINES", 500)
+    with pytest.raises(RecordingError, match="line 901") as whole:
+        open_recording(path, modality="emg")
+    monkeypatch.setattr(csv_table, "STREAM_BYTES", 0)
+    with open_recording(path, modality="emg") as rec, pytest.raises(RecordingError) as streamed:
+        list(rec.blocks(1.0))
+    assert str(streamed.value) == str(whole.value)

@@ -14,6 +14,7 @@ by block when replayed.
 from __future__ import annotations
 
 import bisect
+import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -200,6 +201,25 @@ class CsvTableRecording(BaseRecording):
 
     def _parse(self, raw: list[str], first_no: int, lines: list[str], use: list[int]) -> F64:
         try:
+            arr = self._loadtxt(raw, first_no, lines, use, '"')
+        except RecordingError:
+            if not any('"' in ln for ln in lines):
+                raise
+            arr = np.zeros((0, len(use)))  # a quote across rows: judged below, unquoted
+        if arr.shape[0] != len(lines):
+            # A quote opened in one row and closed in a later one (a text label) made
+            # loadtxt read several lines as one row: every line is a row, so read them
+            # again without quoting, the quotes taken out.
+            bare = [ln.replace('"', "") for ln in lines]
+            arr = self._loadtxt(raw, first_no, bare, use, None)
+            if arr.shape[0] != len(lines):
+                raise self._locate(raw, first_no, f"{len(lines)} lines gave {arr.shape[0]} rows")
+        return arr
+
+    def _loadtxt(
+        self, raw: list[str], first_no: int, lines: list[str], use: list[int], quote: str | None
+    ) -> F64:
+        try:
             arr: F64 = np.loadtxt(
                 lines,
                 delimiter=self.dialect.delimiter,
@@ -207,7 +227,7 @@ class CsvTableRecording(BaseRecording):
                 dtype=np.float64,
                 ndmin=2,
                 comments=None,
-                quotechar='"',
+                quotechar=quote,
             )
         except ValueError as exc:
             raise self._locate(raw, first_no, str(exc)) from exc
@@ -283,9 +303,12 @@ class CsvTableRecording(BaseRecording):
                 usecols=use,
                 dtype=np.float64,
                 engine="c",
-                comment="#",
+                # Physical lines, as the line reader counts them: a quote must not join
+                # lines (a quoted note in a preamble, a label cell), and a '#' cuts no
+                # line short. A quoted or commented cell fails here and hands over.
+                comment=None,
+                quoting=csv.QUOTE_NONE,
                 skip_blank_lines=True,
-                quotechar='"',
                 encoding="utf-8-sig",
                 chunksize=BATCH_LINES,
             )
