@@ -113,15 +113,18 @@ def test_run_brainflow_synthetic_shows_its_sensor_in_the_api(tmp_path: Path) -> 
         ready = mon.wait_ready()
         url = ready.rsplit("dashboard ", 1)[1].strip()
         streams: dict[str, Any] = {}
+        detail: dict[str, Any] = {}
         deadline = time.monotonic() + 60.0
         with httpx.Client(base_url=url, timeout=10.0) as http:
             while time.monotonic() < deadline:
                 sensors = {s["id"]: s for s in http.get("/api/sensors").json()}
                 streams = sensors.get("synthetic", {})
+                # Both streams seen, and their channels judged (after the first windows).
                 if len(streams.get("streams", [])) == 2:
-                    break
+                    detail = http.get("/api/sensors/synthetic").json()
+                    if {c["modality"] for c in detail["channels"]} == {"emg", "acc"}:
+                        break
                 time.sleep(0.5)  # the next poll of the API; the deadline bounds the wait
-            detail = http.get("/api/sensors/synthetic").json()
     finally:
         rc = mon.stop()
     assert streams, mon.stderr[-2000:]
@@ -129,7 +132,8 @@ def test_run_brainflow_synthetic_shows_its_sensor_in_the_api(tmp_path: Path) -> 
     assert sorted(views) == ["acc", "emg"]
     assert views["emg"]["fs"] == views["acc"]["fs"] == 250.0  # BrainFlow's synthetic board
     assert len(views["emg"]["channels"]) == 16 and len(views["acc"]["channels"]) == 3
-    assert detail["id"] == "synthetic" and detail["channels"]
+    assert detail["id"] == "synthetic"
+    assert {c["modality"] for c in detail["channels"]} == {"emg", "acc"}
     assert rc == 0 and "Traceback" not in mon.stderr
 
 
