@@ -93,9 +93,20 @@ class CsvTableRecording(BaseRecording):
         self._factors = np.ones(len(dialect.signals), dtype=np.float32)
         clock: _Clock | None = None
         x: Float32Array | None = None
+        grid: float | None = None  # the rate of a uniform clock, found once
         if path.stat().st_size >= STREAM_BYTES and not _gravity_needed(dialect, modalities):
             clock, rows = self._scan_time()
-            self._streaming = clock is None or _streamable(clock.t, clock.coarse)
+            if clock is not None and not clock.coarse:
+                grid = uniform_rate(clock.t)
+            # No resampling needed: no clock (--fs), a coarse one (rate from its span), one
+            # too short to give a rate (--fs), or a uniform grid.
+            self._streaming = (
+                clock is None
+                or clock.coarse
+                or clock.t.size < 2
+                or not clock.t[-1] > clock.t[0]
+                or grid is not None
+            )
             if self._streaming:
                 self._keep = None if clock is None else clock.keep
                 self._rows = rows if clock is None else int(clock.t.size)
@@ -146,8 +157,9 @@ class CsvTableRecording(BaseRecording):
         else:
             if clock is not None and clock.coarse:
                 fs, t0s = span_rate(t), (float(t[0]),)
-            elif x is None:  # streaming: the clock is uniform (_streamable)
-                fs, t0s = _rate(t), (float(t[0]),)
+            elif x is None:  # streaming: the clock is a uniform grid
+                assert grid is not None
+                fs, t0s = grid, (float(t[0]),)
             else:
                 timing = to_uniform(t, x, None)
                 if timing.note:
@@ -200,13 +212,14 @@ class CsvTableRecording(BaseRecording):
             yield first_no, raw, lines
 
     def _parse(self, raw: list[str], first_no: int, lines: list[str], use: list[int]) -> F64:
+        arr: F64 | None
         try:
             arr = self._loadtxt(raw, first_no, lines, use, '"')
         except RecordingError:
             if not any('"' in ln for ln in lines):
                 raise
-            arr = np.zeros((0, len(use)))  # a quote across rows: judged below, unquoted
-        if arr.shape[0] != len(lines):
+            arr = None  # perhaps a quote across rows: judged below, unquoted
+        if arr is None or arr.shape[0] != len(lines):
             # A quote opened in one row and closed in a later one (a text label) made
             # loadtxt read several lines as one row: every line is a row, so read them
             # again without quoting, the quotes taken out.
@@ -553,15 +566,3 @@ def _gravity_needed(dialect: Dialect, modalities: list[str]) -> bool:
         m for (_, _, unit), m in zip(dialect.signals, modalities, strict=True) if unit is None
     ]
     return unitless.count("acc") == 3
-
-
-def _streamable(t: F64, coarse: bool) -> bool:
-    """Whether the clock needs no resampling: too short to give a rate (``--fs`` does), a
-    clock coarser than the samples (the rate comes from its span), or a uniform grid."""
-    return coarse or t.size < 2 or not t[-1] > t[0] or uniform_rate(t) is not None
-
-
-def _rate(t: F64) -> float:
-    rate = uniform_rate(t)
-    assert rate is not None, "only uniform clocks are streamed"
-    return rate
