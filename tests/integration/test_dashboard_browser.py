@@ -104,6 +104,16 @@ def wait_for_more_points(page: Page, selector: str, than: int, timeout_ms: int) 
     )
 
 
+def wait_for_redraw(page: Page, selector: str, image: str, timeout_ms: int) -> None:
+    """The chart's canvas differs from ``image``: the points are set before uPlot redraws
+    (on the next animation frame), so reading the canvas at once can precede the redraw."""
+    page.wait_for_function(
+        "([sel, img]) => document.querySelector(sel + ' canvas')?.toDataURL() !== img",
+        arg=[selector, image],
+        timeout=timeout_ms,
+    )
+
+
 def test_dashboard_shows_live_charts_and_the_fatigue_alert(demo_url: str, tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (.ci/run installs it)"
     problems: list[str] = []
@@ -127,6 +137,7 @@ def test_dashboard_shows_live_charts_and_the_fatigue_alert(demo_url: str, tmp_pa
             wait_for_more_points(page, mdf, 0, 30_000)
             first = chart_state(page, mdf)
             wait_for_more_points(page, mdf, first[0], 15_000)  # points keep arriving
+            wait_for_redraw(page, mdf, first[1], 15_000)  # and are drawn
             later = chart_state(page, mdf)
             assert later[0] > first[0] > 0
             assert later[1] != first[1]  # and the canvas is redrawn with them
